@@ -1,0 +1,3 @@
+//! Accounts and auth (seed 002).
+
+pub mod password;

@@ -1,0 +1,229 @@
+//! Layered configuration: `config/default.toml`, then `config/$HUB_ENV.toml`, then `HUB__SECTION__KEY`
+//! environment variables, then the platform's usual `PORT`, `DATABASE_URL` and `REDIS_URL`.
+
+mod units;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use units::{ByteSize, RateSpec};
+use units::{duration, duration_opt};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    #[serde(skip)]
+    pub environment: String,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub auth: AuthSettings,
+    pub smtp: SmtpSettings,
+    pub mail: MailSettings,
+    pub rate_limit: RateLimitSettings,
+    pub checker: CheckerSettings,
+    pub realtime: RealtimeSettings,
+    pub booking: BookingSettings,
+    pub worker: WorkerSettings,
+    pub dev: DevSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub public_url: String,
+    pub cors_origins: Vec<String>,
+    pub body_limit: ByteSize,
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub pool_size: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RedisSettings {
+    pub url: String,
+    pub namespace: String,
+    #[serde(with = "duration")]
+    pub response_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    pub jwt_secret: String,
+    pub refresh_secret: String,
+    #[serde(with = "duration")]
+    pub access_ttl: Duration,
+    #[serde(with = "duration")]
+    pub refresh_ttl: Duration,
+    pub bcrypt_cost: u32,
+    pub max_failed_logins: u32,
+    #[serde(with = "duration")]
+    pub lockout: Duration,
+    #[serde(with = "duration")]
+    pub max_lockout: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub password: String,
+    pub tls: SmtpTls,
+    pub from: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MailSettings {
+    pub dir: PathBuf,
+    pub max_attempts: i32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    pub auth: RateSpec,
+    pub api: RateSpec,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CheckerSettings {
+    pub require_key: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RealtimeSettings {
+    pub history: usize,
+    #[serde(with = "duration")]
+    pub ping_interval: Duration,
+    #[serde(with = "duration")]
+    pub client_timeout: Duration,
+    pub max_pending: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BookingSettings {
+    #[serde(with = "duration")]
+    pub reservation_ttl: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkerSettings {
+    #[serde(with = "duration")]
+    pub poll_interval: Duration,
+    #[serde(with = "duration")]
+    pub heartbeat_interval: Duration,
+    pub missed_heartbeats: usize,
+    pub concurrency: usize,
+    #[serde(with = "duration")]
+    pub sweep_interval: Duration,
+    #[serde(with = "duration_opt", default)]
+    pub vacuum_interval: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DevSettings {
+    pub data_dir: PathBuf,
+    pub postgres_port: u16,
+    pub redis_port: u16,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub filter: String,
+    pub format: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Loads from `$HUB_CONFIG_DIR` (default `./config`) for `$HUB_ENV` (default `development`).
+    pub fn load() -> Result<Self, ConfigError> {
+        let dir = std::env::var("HUB_CONFIG_DIR").unwrap_or_else(|_| "config".into());
+        let environment = std::env::var("HUB_ENV").unwrap_or_else(|_| "development".into());
+        Self::load_from(Path::new(&dir), &environment)
+    }
+
+    pub fn load_from(dir: &Path, environment: &str) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from(dir.join("default.toml")))
+            .add_source(config::File::from(dir.join(format!("{environment}.toml"))).required(false))
+            .add_source(
+                config::Environment::with_prefix("HUB")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .list_separator(",")
+                    .with_list_parse_key("server.cors_origins")
+                    .try_parsing(true),
+            );
+        for (variable, key) in [
+            ("PORT", "server.port"),
+            ("DATABASE_URL", "database.url"),
+            ("REDIS_URL", "redis.url"),
+        ] {
+            if let Ok(value) = std::env::var(variable) {
+                builder = builder.set_override(key, value)?;
+            }
+        }
+        let mut settings: Settings = builder.build()?.try_deserialize()?;
+        settings.environment = environment.to_owned();
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.is_production()
+            && (self.auth.jwt_secret.is_empty() || self.auth.refresh_secret.is_empty())
+        {
+            return Err(ConfigError::Invalid(
+                "HUB_ENV=production needs auth.jwt_secret and auth.refresh_secret: \
+                 set HUB__AUTH__JWT_SECRET and HUB__AUTH__REFRESH_SECRET"
+                    .into(),
+            ));
+        }
+        if self.auth.jwt_secret.is_empty() || self.auth.refresh_secret.is_empty() {
+            return Err(ConfigError::Invalid(
+                "auth.jwt_secret and auth.refresh_secret must be set".into(),
+            ));
+        }
+        if self.auth.jwt_secret == self.auth.refresh_secret {
+            return Err(ConfigError::Invalid(
+                "auth.jwt_secret and auth.refresh_secret must differ".into(),
+            ));
+        }
+        if !(4..=31).contains(&self.auth.bcrypt_cost) {
+            return Err(ConfigError::Invalid("auth.bcrypt_cost must be 4 to 31".into()));
+        }
+        if self.realtime.history == 0 || self.realtime.max_pending == 0 {
+            return Err(ConfigError::Invalid(
+                "realtime.history and realtime.max_pending must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.environment == "production"
+    }
+}

@@ -1,0 +1,30 @@
+//! PostgreSQL: the pool and the migrations.
+
+pub mod constraints;
+mod migrate;
+
+use std::str::FromStr;
+
+use anyhow::Context;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+
+pub use migrate::{migrate, MIGRATIONS};
+
+pub fn connect(url: &str, pool_size: usize) -> anyhow::Result<Pool> {
+    let config = tokio_postgres::Config::from_str(url).context("database.url is not a PostgreSQL URL")?;
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(pool_size.max(1))
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(std::time::Duration::from_secs(10)))
+        .create_timeout(Some(std::time::Duration::from_secs(5)))
+        .build()
+        .context("building the database pool")
+}

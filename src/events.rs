@@ -1,0 +1,56 @@
+//! The event publisher: every module announces a state change by appending it to the Redis stream
+//! `events`, after its transaction has committed. The stream id is the event id; the stream is
+//! capped near `realtime.history` entries, which is what a reconnecting client can resume from.
+
+use hub_actors::event::{FIELD_DATA, FIELD_NAME, FIELD_TOPIC};
+use hub_actors::{Event, STREAM_KEY};
+use redis::aio::ConnectionManager;
+use redis::streams::StreamMaxlen;
+use redis::AsyncCommands;
+
+#[derive(Clone)]
+pub struct EventPublisher {
+    redis: ConnectionManager,
+    stream: String,
+    history: usize,
+}
+
+impl EventPublisher {
+    pub fn new(redis: ConnectionManager, namespace: &str, history: usize) -> Self {
+        EventPublisher {
+            redis,
+            stream: format!("{namespace}{STREAM_KEY}"),
+            history,
+        }
+    }
+
+    pub fn stream_key(&self) -> &str {
+        &self.stream
+    }
+
+    /// Appends the event; returns its id.
+    pub async fn publish(&self, event: &Event) -> redis::RedisResult<String> {
+        let data = event.data.to_string();
+        let mut redis = self.redis.clone();
+        redis
+            .xadd_maxlen(
+                &self.stream,
+                StreamMaxlen::Approx(self.history),
+                "*",
+                &[
+                    (FIELD_TOPIC, event.topic.as_str()),
+                    (FIELD_NAME, event.name.as_str()),
+                    (FIELD_DATA, data.as_str()),
+                ],
+            )
+            .await
+    }
+
+    /// Publishes after a commit where failing the request would be wrong (the change is made):
+    /// a lost event is logged, and clients recover it by reloading over REST.
+    pub async fn publish_logged(&self, event: Event) {
+        if let Err(error) = self.publish(&event).await {
+            tracing::error!(%error, topic = %event.topic, name = %event.name, "publishing event");
+        }
+    }
+}

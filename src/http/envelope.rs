@@ -1,0 +1,68 @@
+//! The success side of the API's envelope, and the fallback that puts every error response that
+//! is not already one (actix's own 404/405, CORS refusals) into it.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::ServiceResponse;
+use actix_web::http::{header, StatusCode};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::HttpResponse;
+use serde::Serialize;
+use serde_json::json;
+
+#[derive(Serialize)]
+struct Success<'a, T: Serialize> {
+    success: bool,
+    message: &'a str,
+    data: T,
+}
+
+fn reply<T: Serialize>(status: StatusCode, message: &str, data: T) -> HttpResponse {
+    HttpResponse::build(status).json(Success {
+        success: true,
+        message,
+        data,
+    })
+}
+
+pub fn ok<T: Serialize>(message: &str, data: T) -> HttpResponse {
+    reply(StatusCode::OK, message, data)
+}
+
+pub fn created<T: Serialize>(message: &str, data: T) -> HttpResponse {
+    reply(StatusCode::CREATED, message, data)
+}
+
+pub fn accepted<T: Serialize>(message: &str, data: T) -> HttpResponse {
+    reply(StatusCode::ACCEPTED, message, data)
+}
+
+/// Rewrites an error response whose body is not JSON into the failure envelope.
+pub fn wrap_foreign_errors<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let message = match status {
+        StatusCode::NOT_FOUND => format!("No route for {} {}", res.request().method(), res.request().path()),
+        StatusCode::METHOD_NOT_ALLOWED => format!("{} is not allowed on {}", res.request().method(), res.request().path()),
+        _ => status.canonical_reason().unwrap_or("Error").to_owned(),
+    };
+    let (request, response) = res.into_parts();
+    let mut replacement = HttpResponse::build(status);
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            replacement.append_header((name.clone(), value.clone()));
+        }
+    }
+    let body = replacement.json(json!({"success": false, "message": message}));
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(request, body).map_into_right_body(),
+    ))
+}

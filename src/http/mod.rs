@@ -1,0 +1,7 @@
+//! HTTP plumbing shared by every module: the envelope, extractor errors, middleware.
+
+pub mod envelope;
+pub mod extractors;
+pub mod rate_limit;
+pub mod request_id;
+pub mod security;

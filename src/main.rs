@@ -1,0 +1,67 @@
+//! `hub`: the web server, the worker, migrations, the first account, and a one-command dev setup.
+
+use clap::{Parser, Subcommand};
+
+use hub::config::Settings;
+
+#[derive(Parser)]
+#[command(name = "hub", version, about = "The hub: real-time dashboard and booking backend")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTP and WebSocket clients (migrates first).
+    Serve,
+    /// Work the job queues; run as a process of its own.
+    Worker,
+    /// Apply the SQL migrations.
+    Migrate,
+    /// Create an account, e.g. the first owner.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "user")]
+        role: String,
+    },
+    /// Run everything locally: private PostgreSQL and Redis when none is configured, then web and
+    /// worker; Ctrl-C stops it all.
+    Dev,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load() {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("hub: {error}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    hub::telemetry::init(&settings.log);
+    let outcome = match cli.command {
+        Command::Serve => hub::cli::serve(settings),
+        Command::Worker => hub::cli::worker(settings),
+        Command::Migrate => hub::cli::migrate(settings),
+        Command::CreateUser {
+            email,
+            password,
+            name,
+            role,
+        } => hub::cli::create_user(settings, &email, &password, &name, &role),
+        Command::Dev => hub::dev::run(settings),
+    };
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("hub: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

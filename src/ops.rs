@@ -1,0 +1,87 @@
+//! Operations: liveness, readiness and metrics.
+
+use std::time::Duration;
+
+use actix_web::{get, web, HttpResponse};
+use serde_json::json;
+
+use crate::state::AppState;
+
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(health).service(ready).service(metrics);
+}
+
+#[get("/health")]
+async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+#[get("/ready")]
+async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let (postgres, redis) = tokio::join!(check_postgres(&state), check_redis(&state));
+    let failing: Vec<&str> = [("postgres", &postgres), ("redis", &redis)]
+        .into_iter()
+        .filter(|(_, outcome)| outcome.is_err())
+        .map(|(name, _)| name)
+        .collect();
+    let describe = |outcome: &Result<(), String>| match outcome {
+        Ok(()) => "ok".to_owned(),
+        Err(reason) => reason.clone(),
+    };
+    let checks = json!({"postgres": describe(&postgres), "redis": describe(&redis)});
+    if failing.is_empty() {
+        HttpResponse::Ok().json(json!({"status": "ok", "checks": checks}))
+    } else {
+        HttpResponse::ServiceUnavailable().json(json!({
+            "status": "unavailable",
+            "message": format!("Not ready: {} not answering", failing.join(" and ")),
+            "failing": failing,
+            "checks": checks,
+        }))
+    }
+}
+
+async fn check_postgres(state: &AppState) -> Result<(), String> {
+    let check = async {
+        let client = state.db.get().await.map_err(|error| error.to_string())?;
+        client
+            .simple_query("SELECT 1")
+            .await
+            .map(|_| ())
+            .map_err(|error| error.to_string())
+    };
+    match tokio::time::timeout(CHECK_TIMEOUT, check).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "readiness: postgres");
+            Err("unavailable".into())
+        }
+        Err(_) => Err("timed out".into()),
+    }
+}
+
+async fn check_redis(state: &AppState) -> Result<(), String> {
+    let mut redis = state.redis.clone();
+    let ping = redis::cmd("PING");
+    match tokio::time::timeout(CHECK_TIMEOUT, ping.query_async::<String>(&mut redis)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "readiness: redis");
+            Err("unavailable".into())
+        }
+        Err(_) => Err("timed out".into()),
+    }
+}
+
+#[get("/metrics")]
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let job_counts = match tokio::time::timeout(CHECK_TIMEOUT, state.queues.counts()).await {
+        Ok(Ok(counts)) => counts,
+        _ => Vec::new(),
+    };
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render(&job_counts))
+}

@@ -1,0 +1,42 @@
+//! What every handler of the web process can reach.
+
+use std::sync::Arc;
+
+use deadpool_postgres::Pool;
+use hub_jobs::Queues;
+use redis::aio::ConnectionManager;
+
+use crate::config::Settings;
+use crate::events::EventPublisher;
+use crate::metrics::Metrics;
+
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Pool,
+    pub redis: ConnectionManager,
+    pub events: EventPublisher,
+    pub queues: Queues,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// Connects to PostgreSQL and Redis as configured (both lazily: nothing is dialled yet).
+    pub fn connect(settings: Arc<Settings>) -> anyhow::Result<Self> {
+        let db = crate::db::connect(&settings.database.url, settings.database.pool_size)?;
+        let redis = crate::redis_client::connect(&settings.redis)?;
+        let events = EventPublisher::new(
+            redis.clone(),
+            &settings.redis.namespace,
+            settings.realtime.history,
+        );
+        let queues = Queues::new(redis.clone(), &settings.redis.namespace, crate::worker::tuning(&settings));
+        Ok(AppState {
+            settings,
+            db,
+            redis,
+            events,
+            queues,
+            metrics: Arc::new(Metrics::new()),
+        })
+    }
+}

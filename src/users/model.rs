@@ -1,0 +1,45 @@
+//! A user as stored and as the API shows it.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::types::Role;
+
+/// The columns `User::from_row` reads, for `SELECT`/`RETURNING`.
+pub const USER_COLUMNS: &str = "id, name, email, phone, role, email_verified_at, disabled, \
+     last_login_at, created_at, updated_at";
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub role: Role,
+    pub email_verified: bool,
+    pub disabled: bool,
+    pub last_login: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    pub fn from_row(row: &Row) -> Self {
+        let role: String = row.get("role");
+        User {
+            id: row.get("id"),
+            name: row.get("name"),
+            email: row.get("email"),
+            phone: row.get("phone"),
+            role: Role::parse(&role).unwrap_or(Role::User),
+            email_verified: row.get::<_, Option<DateTime<Utc>>>("email_verified_at").is_some(),
+            disabled: row.get("disabled"),
+            last_login: row.get("last_login_at"),
+            created_at: row.get("created_at"),
+            updated_at: row.get("updated_at"),
+        }
+    }
+}
