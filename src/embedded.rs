@@ -31,7 +31,10 @@ pub struct Embedded {
 
 impl Embedded {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Embedded { dir: dir.into() }
+        let dir: PathBuf = dir.into();
+        // Commands run from `/` as another user, so every path handed to them must be absolute.
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
+        Embedded { dir }
     }
 
     fn postgres_home(&self) -> PathBuf {

@@ -10,6 +10,7 @@ pub mod embedded;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod mail;
 pub mod metrics;
 pub mod ops;
 pub mod redis_client;

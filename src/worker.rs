@@ -1,9 +1,30 @@
-//! `hub worker`: the apalis workers of every queue, plus the periodic sweep that re-enqueues what
-//! PostgreSQL says is due but not done, and the periodic vacuum of finished jobs.
+//! `hub worker`: the apalis workers of every queue, the periodic sweep that re-enqueues what
+//! PostgreSQL says is due but not done, and the periodic vacuum of finished jobs in Redis.
 
-use hub_jobs::Tuning;
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis::prelude::*;
+use apalis_core::backend::Vacuum;
+use deadpool_postgres::Pool;
+use hub_jobs::{queue, record_outcome, storage_for, worker_name, Outcome, Queues, SendEmail, Tuning};
+use redis::aio::ConnectionManager;
+use tokio::sync::watch;
 
 use crate::config::Settings;
+use crate::events::EventPublisher;
+use crate::mail::deliver::{deliver, Delivery};
+use crate::mail::transport::Transport;
+
+/// What every job handler of the worker process can reach.
+pub struct WorkerState {
+    pub settings: Arc<Settings>,
+    pub db: Pool,
+    pub redis: ConnectionManager,
+    pub events: EventPublisher,
+    pub queues: Queues,
+    pub mailer: Transport,
+}
 
 pub fn tuning(settings: &Settings) -> Tuning {
     Tuning {
@@ -14,6 +35,105 @@ pub fn tuning(settings: &Settings) -> Tuning {
     }
 }
 
-pub async fn run(_settings: Settings) -> anyhow::Result<()> {
-    anyhow::bail!("not yet")
+type Shared = Arc<WorkerState>;
+
+async fn email_job(job: SendEmail, state: Data<Shared>) -> Result<(), BoxDynError> {
+    let outcome = deliver(&state, &job).await;
+    let counted = match &outcome {
+        Ok(Delivery::Sent) => Some(Outcome::Succeeded),
+        Ok(Delivery::GaveUp) | Err(_) => Some(Outcome::Failed),
+        Ok(Delivery::Retrying { .. } | Delivery::Skipped) => None,
+    };
+    if let Some(counted) = counted {
+        record_outcome(&state.redis, &state.settings.redis.namespace, queue::EMAIL, counted).await;
+    }
+    // A failed send is recorded on the row and retried by the sweep; only a failure to reach the
+    // database is handed back to apalis to retry.
+    outcome.map(|_| ()).map_err(Into::into)
+}
+
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let settings = Arc::new(settings);
+    let db = crate::db::connect(&settings.database.url, settings.database.pool_size)?;
+    let redis = crate::redis_client::connect(&settings.redis)?;
+    let tuning = tuning(&settings);
+    let namespace = settings.redis.namespace.clone();
+    let state: Shared = Arc::new(WorkerState {
+        events: EventPublisher::new(redis.clone(), &namespace, settings.realtime.history),
+        queues: Queues::new(redis.clone(), &namespace, tuning),
+        mailer: Transport::from_settings(&settings.smtp, &settings.mail)?,
+        settings: settings.clone(),
+        db,
+        redis: redis.clone(),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = move || {
+        let mut stop_rx = stop_rx.clone();
+        async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+            Ok::<(), std::io::Error>(())
+        }
+    };
+
+    let email = WorkerBuilder::new(worker_name(queue::EMAIL))
+        .backend(
+            storage_for::<SendEmail>(redis.clone(), &namespace, queue::EMAIL, tuning)
+                .poll_with_interval(tuning.poll_interval),
+        )
+        .data(state.clone())
+        .concurrency(tuning.concurrency)
+        .build(email_job)
+        .run_until(stopped());
+
+    tracing::info!(queues = ?queue::ALL, "worker started");
+    let housekeeping = housekeeping(state.clone(), stopped());
+    let signal = async {
+        crate::cli::shutdown_signal().await;
+        tracing::info!("worker stopping");
+        let _ = stop_tx.send(true);
+    };
+    let (email, (), ()) = tokio::join!(email, housekeeping, signal);
+    email.map_err(|error| anyhow::anyhow!("email worker: {error}"))?;
+    Ok(())
+}
+
+/// The sweep (every `worker.sweep_interval`) and the vacuum (every `worker.vacuum_interval`).
+async fn housekeeping<T>(state: Shared, stopped: impl std::future::Future<Output = T>) {
+    let sweep_every = state.settings.worker.sweep_interval;
+    let vacuum_every = state.settings.worker.vacuum_interval;
+    let mut sweep = tokio::time::interval(sweep_every);
+    let mut vacuum = tokio::time::interval(vacuum_every.unwrap_or(Duration::from_secs(3600)));
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            _ = &mut stopped => return,
+            _ = sweep.tick() => sweep_once(&state).await,
+            _ = vacuum.tick(), if vacuum_every.is_some() => vacuum_once(&state).await,
+        }
+    }
+}
+
+async fn sweep_once(state: &WorkerState) {
+    let client = match state.db.get().await {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::warn!(%error, "sweep: database unavailable");
+            return;
+        }
+    };
+    match crate::mail::outbox::sweep(&client, &state.queues).await {
+        Ok(0) => {}
+        Ok(count) => tracing::info!(count, "sweep: mails re-enqueued"),
+        Err(error) => tracing::warn!(error = %format!("{error:#}"), "sweep: mails"),
+    }
+}
+
+async fn vacuum_once(state: &WorkerState) {
+    let namespace = &state.settings.redis.namespace;
+    let tuning = tuning(&state.settings);
+    let mut email = storage_for::<SendEmail>(state.redis.clone(), namespace, queue::EMAIL, tuning);
+    match email.vacuum().await {
+        Ok(removed) => tracing::debug!(removed, queue = queue::EMAIL, "vacuum"),
+        Err(error) => tracing::warn!(%error, queue = queue::EMAIL, "vacuum"),
+    }
 }

@@ -92,6 +92,9 @@ pub enum SmtpTls {
 pub struct MailSettings {
     pub dir: PathBuf,
     pub max_attempts: i32,
+    /// How long a worker holds a mail while sending it; a worker that dies mid-send releases it then.
+    #[serde(with = "duration")]
+    pub lease: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
