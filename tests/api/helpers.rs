@@ -1,0 +1,244 @@
+//! `spawn_app()`: the hub on a random port against its own database and Redis namespace, plus the
+//! pieces tests drive it with (an HTTP client, `hub worker` as a process, an SMTP server).
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+use hub::config::Settings;
+use serde_json::Value;
+use tokio::io::AsyncBufReadExt;
+use tokio::process::{Child, Command};
+
+use crate::services::{fresh_database, services};
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub settings: Settings,
+    pub db: Pool,
+    pub http: reqwest::Client,
+    pub smtp: Option<SmtpSink>,
+    workers: Vec<Child>,
+}
+
+pub fn config_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
+}
+
+pub fn test_settings() -> Settings {
+    Settings::load_from(&config_dir(), "test").expect("loading the test configuration")
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = test_settings();
+    settings.database.url = fresh_database().await;
+    settings.redis.url = services().redis_url.clone();
+    settings.redis.namespace = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    settings.server.host = "127.0.0.1".into();
+    settings.server.port = 0;
+    settings.mail.dir = std::env::temp_dir().join(format!("hub-mail-{}", uuid::Uuid::new_v4()));
+    customize(&mut settings);
+    start(settings, None).await
+}
+
+/// The app with a real SMTP server that `hub worker` delivers to.
+pub async fn spawn_app_with_smtp(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    let smtp = SmtpSink::start().await;
+    let port = smtp.port;
+    let mut app = spawn_app_with(|settings| {
+        settings.smtp.host = "127.0.0.1".into();
+        settings.smtp.port = port;
+        customize(settings);
+    })
+    .await;
+    app.smtp = Some(smtp);
+    app
+}
+
+async fn start(settings: Settings, smtp: Option<SmtpSink>) -> TestApp {
+    hub::telemetry::init(&settings.log);
+    let application = hub::startup::Application::build(settings.clone())
+        .await
+        .expect("building the app");
+    let port = application.port();
+    actix_web::rt::spawn(application.run_until_stopped());
+    let db = hub::db::connect(&settings.database.url, 2).expect("a pool for assertions");
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        settings,
+        db,
+        http: reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("an HTTP client"),
+        smtp,
+        workers: Vec::new(),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http.post(self.url(path)).json(body).send().await.expect("POST")
+    }
+
+    /// Environment that makes `hub worker` (or any `hub` command) use this app's services.
+    pub fn hub_env(&self) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("HUB_ENV".to_owned(), "test".to_owned()),
+            ("HUB_CONFIG_DIR".to_owned(), config_dir().display().to_string()),
+            ("DATABASE_URL".to_owned(), self.settings.database.url.clone()),
+            ("REDIS_URL".to_owned(), self.settings.redis.url.clone()),
+            ("HUB__REDIS__NAMESPACE".to_owned(), self.settings.redis.namespace.clone()),
+            ("HUB__MAIL__DIR".to_owned(), self.settings.mail.dir.display().to_string()),
+            ("HUB__SMTP__HOST".to_owned(), self.settings.smtp.host.clone()),
+            ("HUB__SMTP__PORT".to_owned(), self.settings.smtp.port.to_string()),
+        ];
+        env.retain(|(_, value)| !value.is_empty());
+        env
+    }
+
+    /// Runs `hub <args>` to completion with this app's services.
+    pub async fn hub_command(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_hub"))
+            .args(args)
+            .envs(self.hub_env())
+            .output()
+            .await
+            .expect("running hub")
+    }
+
+    /// Starts `hub worker` as a process of its own; it is killed when the app is dropped.
+    pub fn start_worker(&mut self) -> u32 {
+        let child = Command::new(env!("CARGO_BIN_EXE_hub"))
+            .arg("worker")
+            .envs(self.hub_env())
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("starting hub worker");
+        let pid = child.id().expect("a pid");
+        self.workers.push(child);
+        pid
+    }
+
+    /// Kills every worker at once, as a crash would.
+    pub async fn kill_workers(&mut self) {
+        for mut worker in self.workers.drain(..) {
+            let _ = worker.kill().await;
+        }
+    }
+
+    pub fn smtp(&self) -> &SmtpSink {
+        self.smtp.as_ref().expect("spawned with spawn_app_with_smtp")
+    }
+}
+
+/// aiosmtpd (tests/support/smtp_sink.py) in a process of its own.
+pub struct SmtpSink {
+    pub port: u16,
+    pub dir: PathBuf,
+    pub stall_file: PathBuf,
+    _process: Child,
+}
+
+impl SmtpSink {
+    pub async fn start() -> Self {
+        let dir = std::env::temp_dir().join(format!("hub-smtp-{}", uuid::Uuid::new_v4()));
+        let stall_file = dir.with_extension("stall");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py");
+        let mut process = Command::new("python3")
+            .arg(script)
+            .arg("--dir")
+            .arg(&dir)
+            .arg("--stall-rcpt-file")
+            .arg(&stall_file)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("starting the SMTP server (python3 with aiosmtpd: scripts/install-deps)");
+        let stdout = process.stdout.take().expect("its stdout");
+        let mut line = String::new();
+        tokio::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .await
+            .expect("reading the SMTP port");
+        let port = line.trim().parse().unwrap_or_else(|_| {
+            panic!("the SMTP server did not start (is aiosmtpd installed? scripts/install-deps): {line:?}")
+        });
+        SmtpSink {
+            port,
+            dir,
+            stall_file,
+            _process: process,
+        }
+    }
+
+    /// Every message received so far, oldest first.
+    pub fn messages(&self) -> Vec<String> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .map(|entries| entries.flatten().map(|entry| entry.path()).collect())
+            .unwrap_or_default();
+        names.retain(|path| path.extension().is_some_and(|ext| ext == "eml"));
+        names.sort();
+        names
+            .iter()
+            .filter_map(|path| std::fs::read_to_string(path).ok())
+            .collect()
+    }
+
+    /// Messages to `address`.
+    pub fn messages_to(&self, address: &str) -> Vec<String> {
+        let needle = format!("To: {address}");
+        self.messages()
+            .into_iter()
+            .filter(|message| message.lines().any(|line| line.eq_ignore_ascii_case(&needle)))
+            .collect()
+    }
+
+    /// Waits (up to `timeout`) until `address` has received `count` messages; returns them.
+    pub async fn wait_for(&self, address: &str, count: usize, timeout: Duration) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let messages = self.messages_to(address);
+            if messages.len() >= count || tokio::time::Instant::now() > deadline {
+                return messages;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The first link under `prefix` in a mail (quoted-printable soft breaks undone).
+pub fn link_in(message: &str, prefix: &str) -> Option<String> {
+    let text = message.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
+    let start = text.find(prefix)?;
+    let link: String = text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    Some(link)
+}
+
+/// Reads a response as JSON, keeping the status.
+pub async fn json(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body = response.json::<Value>().await.unwrap_or(Value::Null);
+    (status, body)
+}

@@ -1,0 +1,6 @@
+//! Integration tests: the hub against real PostgreSQL, Redis and SMTP servers.
+
+mod helpers;
+mod ops;
+mod plumbing;
+mod services;

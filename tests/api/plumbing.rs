@@ -1,0 +1,208 @@
+//! The conventions every response keeps: the envelope for actix's own errors, request ids,
+//! security headers, CORS, compression, rate limits; and the event publisher.
+
+use redis::AsyncCommands;
+use serde_json::json;
+
+use crate::helpers::{json, spawn_app, spawn_app_with};
+
+const LOGIN: &str = "/api/v1/auth/login";
+
+fn assert_failure_envelope(body: &serde_json::Value) {
+    assert_eq!(body["success"], false, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+}
+
+#[actix_web::test]
+async fn an_unknown_route_is_404_in_the_envelope() {
+    let app = spawn_app().await;
+    let (status, body) = json(app.get("/api/v1/nothing-here").await).await;
+    assert_eq!(status, 404);
+    assert_failure_envelope(&body);
+}
+
+#[actix_web::test]
+async fn a_wrong_method_is_405_in_the_envelope() {
+    let app = spawn_app().await;
+    let response = app.http.delete(app.url("/health")).send().await.unwrap();
+    let (status, body) = json(response).await;
+    assert!(status == 404 || status == 405, "{status}");
+    assert_failure_envelope(&body);
+}
+
+#[actix_web::test]
+async fn malformed_json_is_400_in_the_envelope() {
+    let app = spawn_app().await;
+    let response = app
+        .http
+        .post(app.url(LOGIN))
+        .header("content-type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json(response).await;
+    assert_eq!(status, 400);
+    assert_failure_envelope(&body);
+}
+
+#[actix_web::test]
+async fn a_body_that_is_not_json_is_415_in_the_envelope() {
+    let app = spawn_app().await;
+    let response = app
+        .http
+        .post(app.url(LOGIN))
+        .header("content-type", "text/plain")
+        .body("email=a@b.c")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json(response).await;
+    assert_eq!(status, 415);
+    assert_failure_envelope(&body);
+}
+
+#[actix_web::test]
+async fn a_3_mib_body_is_413_in_the_envelope() {
+    let app = spawn_app().await;
+    let big = format!("{{\"email\": \"{}\"}}", "x".repeat(3 * 1024 * 1024));
+    let response = app
+        .http
+        .post(app.url(LOGIN))
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json(response).await;
+    assert_eq!(status, 413);
+    assert_failure_envelope(&body);
+}
+
+#[actix_web::test]
+async fn every_response_carries_a_request_id_and_security_headers() {
+    let app = spawn_app().await;
+    for response in [
+        app.get("/health").await,
+        app.get("/missing").await,
+        app.post_json(LOGIN, &json!({})).await,
+    ] {
+        let headers = response.headers();
+        let id = headers.get("x-request-id").expect("x-request-id").to_str().unwrap();
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["x-frame-options"], "DENY");
+        assert_eq!(headers["referrer-policy"], "no-referrer");
+        assert!(headers.contains_key("content-security-policy"));
+    }
+}
+
+#[actix_web::test]
+async fn a_client_request_id_is_echoed() {
+    let app = spawn_app().await;
+    let response = app
+        .http
+        .get(app.url("/health"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "trace-me-42");
+}
+
+#[actix_web::test]
+async fn cors_allows_the_configured_origin_only() {
+    let app = spawn_app_with(|settings| {
+        settings.server.cors_origins = vec!["http://dashboard.example".into()];
+    })
+    .await;
+    let allowed = app
+        .http
+        .get(app.url("/health"))
+        .header("origin", "http://dashboard.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.headers()["access-control-allow-origin"], "http://dashboard.example");
+    let refused = app
+        .http
+        .get(app.url("/health"))
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(!refused.headers().contains_key("access-control-allow-origin"));
+}
+
+#[actix_web::test]
+async fn responses_are_compressed_when_asked() {
+    let app = spawn_app().await;
+    let response = app
+        .http
+        .get(app.url("/metrics"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+}
+
+#[actix_web::test]
+async fn the_auth_budget_answers_429_with_retry_after() {
+    let app = spawn_app_with(|settings| {
+        settings.rate_limit.auth = "3/1m".parse().unwrap();
+    })
+    .await;
+    for _ in 0..3 {
+        let response = app.post_json(LOGIN, &json!({"email": "a@example.com", "password": "whatever1"})).await;
+        assert_ne!(response.status(), 429);
+    }
+    let response = app.post_json(LOGIN, &json!({"email": "a@example.com", "password": "whatever1"})).await;
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert!(response.headers().contains_key("x-request-id"));
+    let (_, body) = json(response).await;
+    assert_failure_envelope(&body);
+    assert_eq!(body["data"]["retryAfter"], retry_after);
+    // Other routes keep their own budget.
+    assert_eq!(app.get("/health").await.status(), 200);
+}
+
+#[actix_web::test]
+async fn published_events_land_on_the_stream_in_order() {
+    let app = spawn_app().await;
+    let redis = hub::redis_client::connect(&app.settings.redis).unwrap();
+    let publisher = hub::events::EventPublisher::new(redis.clone(), &app.settings.redis.namespace, 100);
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let event = hub_actors::Event::new("domains", "domain:updated", json!({"n": n}));
+        ids.push(publisher.publish(&event).await.unwrap());
+    }
+    let mut sorted = ids.clone();
+    sorted.sort_by_key(|id| {
+        let (ms, seq) = id.split_once('-').unwrap();
+        (ms.parse::<u64>().unwrap(), seq.parse::<u64>().unwrap())
+    });
+    assert_eq!(ids, sorted);
+    let mut redis = redis;
+    let entries: redis::streams::StreamRangeReply =
+        redis.xrange_all(publisher.stream_key()).await.unwrap();
+    let seen: Vec<(String, String)> = entries
+        .ids
+        .iter()
+        .map(|entry| {
+            let data: String = entry.get("data").unwrap();
+            (entry.id.clone(), data)
+        })
+        .collect();
+    let expected: Vec<(String, String)> = ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| (id.clone(), json!({"n": n}).to_string()))
+        .collect();
+    assert_eq!(seen, expected);
+    let topic: String = entries.ids[0].get("topic").unwrap();
+    let name: String = entries.ids[0].get("event").unwrap();
+    assert_eq!((topic.as_str(), name.as_str()), ("domains", "domain:updated"));
+}
