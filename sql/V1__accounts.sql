@@ -9,8 +9,8 @@ CREATE TABLE users (
     role text NOT NULL DEFAULT 'user',
     email_verified_at timestamptz,
     disabled boolean NOT NULL DEFAULT false,
-    -- Access tokens issued before this instant are refused (password change or reset).
-    tokens_valid_after timestamptz NOT NULL DEFAULT now(),
+    -- Carried by access tokens as `ver`; bumped by a password change or reset, which ends them all.
+    token_version integer NOT NULL DEFAULT 0,
     last_login_at timestamptz,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),

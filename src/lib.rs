@@ -22,5 +22,7 @@ pub mod worker;
 
 /// Every route of the web process.
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
-    cfg.configure(ops::routes);
+    cfg.configure(ops::routes)
+        .configure(auth::routes::routes)
+        .configure(users::routes::routes);
 }

@@ -5,3 +5,5 @@ pub mod extractors;
 pub mod rate_limit;
 pub mod request_id;
 pub mod security;
+pub mod pagination;
+pub mod validation;

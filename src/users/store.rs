@@ -6,7 +6,9 @@ use super::model::{User, USER_COLUMNS};
 use super::types::{Email, Password, PersonName, Role};
 use crate::auth::password;
 use crate::config::AuthSettings;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
+use crate::http::pagination::Page;
+use uuid::Uuid;
 
 /// An account that can sign in at once (no verification mail): for `hub create-user` and admins.
 pub async fn create_verified(
@@ -32,4 +34,153 @@ pub async fn create_verified(
         )
         .await?;
     Ok(User::from_row(&row))
+}
+
+/// A new, unverified account (registration).
+pub async fn insert(
+    client: &impl GenericClient,
+    name: &PersonName,
+    email: &Email,
+    phone: Option<&str>,
+    password_hash: &str,
+) -> AppResult<User> {
+    let row = client
+        .query_one(
+            &format!(
+                "INSERT INTO users (name, email, phone, password_hash) VALUES ($1, $2, $3, $4)
+                 RETURNING {USER_COLUMNS}"
+            ),
+            &[&name.as_str(), &email.as_str(), &phone, &password_hash],
+        )
+        .await?;
+    Ok(User::from_row(&row))
+}
+
+pub async fn find(client: &impl GenericClient, id: Uuid) -> AppResult<Option<User>> {
+    let row = client
+        .query_opt(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"), &[&id])
+        .await?;
+    Ok(row.as_ref().map(User::from_row))
+}
+
+pub async fn find_by_email(client: &impl GenericClient, email: &Email) -> AppResult<Option<User>> {
+    let row = client
+        .query_opt(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"), &[&email.as_str()])
+        .await?;
+    Ok(row.as_ref().map(User::from_row))
+}
+
+/// The user with their password hash, for login.
+pub async fn find_credentials(client: &impl GenericClient, email: &Email) -> AppResult<Option<(User, String)>> {
+    let row = client
+        .query_opt(
+            &format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1"),
+            &[&email.as_str()],
+        )
+        .await?;
+    Ok(row.map(|row| (User::from_row(&row), row.get("password_hash"))))
+}
+
+pub async fn password_hash(client: &impl GenericClient, id: Uuid) -> AppResult<String> {
+    let row = client
+        .query_opt("SELECT password_hash FROM users WHERE id = $1", &[&id])
+        .await?
+        .ok_or_else(|| AppError::unauthorized("Sign in first"))?;
+    Ok(row.get(0))
+}
+
+pub async fn token_version(client: &impl GenericClient, id: Uuid) -> AppResult<i32> {
+    let row = client
+        .query_one("SELECT token_version FROM users WHERE id = $1", &[&id])
+        .await?;
+    Ok(row.get(0))
+}
+
+async fn update_returning(client: &impl GenericClient, sql_set: &str, id: Uuid) -> AppResult<User> {
+    let row = client
+        .query_opt(
+            &format!("UPDATE users SET {sql_set}, updated_at = now() WHERE id = $1 RETURNING {USER_COLUMNS}"),
+            &[&id],
+        )
+        .await?
+        .ok_or_else(|| AppError::not_found("No such user"))?;
+    Ok(User::from_row(&row))
+}
+
+pub async fn mark_verified(client: &impl GenericClient, id: Uuid) -> AppResult<User> {
+    update_returning(client, "email_verified_at = COALESCE(email_verified_at, now())", id).await
+}
+
+pub async fn record_login(client: &impl GenericClient, id: Uuid) -> AppResult<User> {
+    update_returning(client, "last_login_at = now()", id).await
+}
+
+pub async fn set_password(client: &impl GenericClient, id: Uuid, hash: &str) -> AppResult<User> {
+    let row = client
+        .query_opt(
+            &format!(
+                "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1 RETURNING {USER_COLUMNS}"
+            ),
+            &[&id, &hash],
+        )
+        .await?
+        .ok_or_else(|| AppError::not_found("No such user"))?;
+    Ok(User::from_row(&row))
+}
+
+/// Changes the given fields (those `Some`).
+pub async fn update(
+    client: &impl GenericClient,
+    id: Uuid,
+    name: Option<&str>,
+    phone: Option<Option<&str>>,
+    role: Option<Role>,
+    disabled: Option<bool>,
+) -> AppResult<User> {
+    let role = role.map(Role::as_str);
+    let row = client
+        .query_opt(
+            &format!(
+                "UPDATE users SET
+                     name = COALESCE($2, name),
+                     phone = CASE WHEN $3 THEN $4 ELSE phone END,
+                     role = COALESCE($5, role),
+                     disabled = COALESCE($6, disabled),
+                     updated_at = now()
+                 WHERE id = $1 RETURNING {USER_COLUMNS}"
+            ),
+            &[&id, &name, &phone.is_some(), &phone.flatten(), &role, &disabled],
+        )
+        .await?
+        .ok_or_else(|| AppError::not_found("No such user"))?;
+    Ok(User::from_row(&row))
+}
+
+pub async fn delete(client: &impl GenericClient, id: Uuid) -> AppResult<bool> {
+    Ok(client.execute("DELETE FROM users WHERE id = $1", &[&id]).await? == 1)
+}
+
+pub async fn list(
+    client: &impl GenericClient,
+    search: Option<&str>,
+    role: Option<Role>,
+    page: Page,
+) -> AppResult<(Vec<User>, i64)> {
+    let pattern = search.map(|text| format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let role = role.map(Role::as_str);
+    let filter = "($1::text IS NULL OR name ILIKE $1 OR email ILIKE $1) AND ($2::text IS NULL OR role = $2)";
+    let total: i64 = client
+        .query_one(&format!("SELECT count(*) FROM users WHERE {filter}"), &[&pattern, &role])
+        .await?
+        .get(0);
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE {filter}
+                 ORDER BY created_at DESC, id LIMIT $3 OFFSET $4"
+            ),
+            &[&pattern, &role, &page.limit, &page.offset()],
+        )
+        .await?;
+    Ok((rows.iter().map(User::from_row).collect(), total))
 }

@@ -153,11 +153,12 @@ async fn the_auth_budget_answers_429_with_retry_after() {
         settings.rate_limit.auth = "3/1m".parse().unwrap();
     })
     .await;
-    for _ in 0..3 {
-        let response = app.post_json(LOGIN, &json!({"email": "a@example.com", "password": "whatever1"})).await;
+    for n in 0..3 {
+        // Different emails, so the per-email lockout does not answer first.
+        let response = app.post_json(LOGIN, &json!({"email": format!("a{n}@example.com"), "password": "whatever1"})).await;
         assert_ne!(response.status(), 429);
     }
-    let response = app.post_json(LOGIN, &json!({"email": "a@example.com", "password": "whatever1"})).await;
+    let response = app.post_json(LOGIN, &json!({"email": "b@example.com", "password": "whatever1"})).await;
     assert_eq!(response.status(), 429);
     let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry_after), "{retry_after}");

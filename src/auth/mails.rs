@@ -1,0 +1,55 @@
+//! The texts of the account mails.
+
+use crate::mail::OutgoingMail;
+
+pub struct Letter {
+    pub subject: String,
+    pub body: String,
+    pub kind: &'static str,
+}
+
+impl Letter {
+    pub fn to<'a>(&'a self, address: &'a str) -> OutgoingMail<'a> {
+        OutgoingMail {
+            to: address,
+            subject: &self.subject,
+            body: &self.body,
+            kind: self.kind,
+        }
+    }
+}
+
+pub fn verification(public_url: &str, name: &str, token: &str) -> Letter {
+    let link = format!("{}/api/v1/auth/verify-email/{token}", public_url.trim_end_matches('/'));
+    Letter {
+        subject: "Verify your email".into(),
+        body: format!(
+            "Hello {name},\n\nPlease verify your email address by opening this link:\n\n{link}\n\n\
+             The link works once and expires in 24 hours.\n"
+        ),
+        kind: "verify_email",
+    }
+}
+
+pub fn password_reset(public_url: &str, name: &str, token: &str) -> Letter {
+    let link = format!("{}/reset-password?token={token}", public_url.trim_end_matches('/'));
+    Letter {
+        subject: "Reset your password".into(),
+        body: format!(
+            "Hello {name},\n\nSomeone asked to reset your password. If it was you, open:\n\n{link}\n\n\
+             The link works once and expires in 1 hour. If it was not you, ignore this mail.\n"
+        ),
+        kind: "reset_password",
+    }
+}
+
+pub fn password_changed(name: &str) -> Letter {
+    Letter {
+        subject: "Your password was changed".into(),
+        body: format!(
+            "Hello {name},\n\nYour password was just changed and every other session was signed out.\n\
+             If this was not you, reset your password at once.\n"
+        ),
+        kind: "password_changed",
+    }
+}

@@ -1,0 +1,283 @@
+//! `/api/v1/auth/*`.
+
+use actix_web::{get, post, web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+
+use super::extractor::SignedIn;
+use super::lockout::{self, Gate, Verdict};
+use super::store::{self, Purpose, Rotation};
+use super::tokens::{self, TokenType};
+use super::{mails, password, sessions};
+use crate::error::{AppError, AppResult};
+use crate::http::envelope;
+use crate::http::validation::Validation;
+use crate::mail::outbox;
+use crate::state::AppState;
+use crate::users::types::{parse_phone, Email, Password, PersonName};
+use crate::users::store as users;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1/auth")
+            .service(register)
+            .service(verify_email)
+            .service(resend_verification)
+            .service(login)
+            .service(refresh)
+            .service(logout)
+            .service(forgot_password)
+            .service(reset_password)
+            .service(change_password),
+    );
+}
+
+#[derive(Deserialize)]
+struct RegisterBody {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    phone: Option<String>,
+}
+
+#[post("/register")]
+async fn register(state: web::Data<AppState>, body: web::Json<RegisterBody>) -> AppResult<HttpResponse> {
+    let mut check = Validation::new();
+    let name = check.check(PersonName::parse(&body.name));
+    let email = check.check(Email::parse(&body.email));
+    let password = check.check(Password::parse(&body.password, "password"));
+    let phone = check.check(parse_phone(body.phone.as_deref()));
+    let (Some(name), Some(email), Some(password), Some(phone)) = (name, email, password, phone) else {
+        return Err(check.into_error());
+    };
+    let hash = password::hash(&password, state.settings.auth.bcrypt_cost).await?;
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let user = users::insert(&tx, &name, &email, phone.as_deref(), &hash).await?;
+    let token = store::create_email_token(&tx, user.id, Purpose::VerifyEmail).await?;
+    let letter = mails::verification(&state.settings.server.public_url, &user.name, &token);
+    let mail_id = outbox::queue_mail(&tx, &letter.to(&user.email)).await?;
+    tx.commit().await?;
+    outbox::wake(&state.queues, mail_id).await;
+    crate::users::publish(&state, "user:created", &user).await;
+    Ok(envelope::created(
+        "Registered. Check your mail to verify your email address",
+        json!({ "user": user }),
+    ))
+}
+
+#[get("/verify-email/{token}")]
+async fn verify_email(state: web::Data<AppState>, token: web::Path<String>) -> AppResult<HttpResponse> {
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let user = store::consume_email_token(&tx, &token, Purpose::VerifyEmail)
+        .await?
+        .ok_or_else(|| AppError::bad_request("This verification link is invalid, used or expired"))?;
+    let user = users::mark_verified(&tx, user).await?;
+    tx.commit().await?;
+    crate::users::publish(&state, "user:updated", &user).await;
+    Ok(envelope::ok("Email verified. You can sign in now", json!({ "user": user })))
+}
+
+#[derive(Deserialize)]
+struct EmailBody {
+    #[serde(default)]
+    email: String,
+}
+
+#[post("/resend-verification")]
+async fn resend_verification(state: web::Data<AppState>, body: web::Json<EmailBody>) -> AppResult<HttpResponse> {
+    let email = Email::parse(&body.email)?;
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let mut mail_id = None;
+    if let Some(user) = users::find_by_email(&tx, &email).await? {
+        if !user.email_verified {
+            let token = store::create_email_token(&tx, user.id, Purpose::VerifyEmail).await?;
+            let letter = mails::verification(&state.settings.server.public_url, &user.name, &token);
+            mail_id = Some(outbox::queue_mail(&tx, &letter.to(&user.email)).await?);
+        }
+    }
+    tx.commit().await?;
+    if let Some(mail_id) = mail_id {
+        outbox::wake(&state.queues, mail_id).await;
+    }
+    Ok(envelope::ok(
+        "If that account exists and is not verified, a new link is on its way",
+        json!(null),
+    ))
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+#[post("/login")]
+async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> AppResult<HttpResponse> {
+    let auth = &state.settings.auth;
+    let email = Email::parse(&body.email)?;
+    if body.password.is_empty() {
+        return Err(AppError::invalid("password", "Password is required"));
+    }
+    let client = state.db.get().await?;
+    let failures = match lockout::enter(&client, email.as_str(), auth).await? {
+        Gate::Open { failures } => failures,
+        Gate::Locked { seconds_left } => return Err(locked(seconds_left)),
+    };
+    let account = users::find_credentials(&client, &email).await?;
+    let stored_hash = account.as_ref().map(|(_, hash)| hash.clone());
+    let correct = password::verify(&body.password, stored_hash, auth.bcrypt_cost).await?;
+    let user = match (correct, account) {
+        (true, Some((user, _))) => user,
+        _ => {
+            return Err(match lockout::failed(&client, email.as_str(), failures, auth).await? {
+                Verdict::Retry { attempts_remaining } => AppError::unauthorized("Invalid email or password")
+                    .with_data(json!({ "attemptsRemaining": attempts_remaining })),
+                Verdict::Locked { seconds } => locked(seconds),
+            });
+        }
+    };
+    lockout::succeeded(&client, email.as_str()).await?;
+    if !user.email_verified {
+        return Err(AppError::forbidden("Please verify your email"));
+    }
+    if user.disabled {
+        return Err(AppError::forbidden("This account is disabled"));
+    }
+    let user = users::record_login(&client, user.id).await?;
+    let pair = sessions::start(&client, &state.settings.auth, &user, None).await?;
+    Ok(envelope::ok(
+        "Signed in",
+        json!({ "user": user, "accessToken": pair.access, "refreshToken": pair.refresh }),
+    ))
+}
+
+fn locked(seconds: u64) -> AppError {
+    AppError::too_many(format!("Too many failed attempts. Try again in {seconds} seconds"), seconds)
+        .with_data(json!({ "retryAfter": seconds }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RefreshBody {
+    #[serde(default)]
+    refresh_token: String,
+}
+
+#[post("/refresh")]
+async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshBody>) -> AppResult<HttpResponse> {
+    let refused = || AppError::unauthorized("Invalid or expired refresh token");
+    let claims = tokens::verify(&state.settings.auth, TokenType::Refresh, &body.refresh_token).ok_or_else(refused)?;
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let rotation = store::rotate_refresh_token(&tx, claims.jti, &body.refresh_token).await?;
+    let (user, family) = match rotation {
+        Rotation::Rotated { user, family } => (user, family),
+        Rotation::Reused => {
+            tx.commit().await?;
+            return Err(AppError::unauthorized("This refresh token was already used; sign in again"));
+        }
+        Rotation::Unknown => return Err(refused()),
+    };
+    let user = users::find(&tx, user).await?.filter(|user| !user.disabled).ok_or_else(refused)?;
+    let pair = sessions::start(&tx, &state.settings.auth, &user, Some(family)).await?;
+    tx.commit().await?;
+    Ok(envelope::ok(
+        "Tokens refreshed",
+        json!({ "accessToken": pair.access, "refreshToken": pair.refresh }),
+    ))
+}
+
+#[post("/logout")]
+async fn logout(state: web::Data<AppState>, caller: SignedIn, body: web::Json<RefreshBody>) -> AppResult<HttpResponse> {
+    let claims = tokens::verify(&state.settings.auth, TokenType::Refresh, &body.refresh_token)
+        .filter(|claims| claims.sub == caller.id)
+        .ok_or_else(|| AppError::invalid("refreshToken", "Not a refresh token of yours"))?;
+    let client = state.db.get().await?;
+    store::revoke_refresh_token(&client, claims.jti, caller.id).await?;
+    Ok(envelope::ok("Signed out", json!(null)))
+}
+
+#[post("/forgot-password")]
+async fn forgot_password(state: web::Data<AppState>, body: web::Json<EmailBody>) -> AppResult<HttpResponse> {
+    let email = Email::parse(&body.email)?;
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let mut mail_id = None;
+    if let Some(user) = users::find_by_email(&tx, &email).await? {
+        let token = store::create_email_token(&tx, user.id, Purpose::ResetPassword).await?;
+        let letter = mails::password_reset(&state.settings.server.public_url, &user.name, &token);
+        mail_id = Some(outbox::queue_mail(&tx, &letter.to(&user.email)).await?);
+    }
+    tx.commit().await?;
+    if let Some(mail_id) = mail_id {
+        outbox::wake(&state.queues, mail_id).await;
+    }
+    Ok(envelope::ok(
+        "If that account exists, a reset link is on its way",
+        json!(null),
+    ))
+}
+
+#[derive(Deserialize)]
+struct ResetBody {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: String,
+}
+
+#[post("/reset-password")]
+async fn reset_password(state: web::Data<AppState>, body: web::Json<ResetBody>) -> AppResult<HttpResponse> {
+    let password = Password::parse(&body.password, "password")?;
+    let hash = password::hash(&password, state.settings.auth.bcrypt_cost).await?;
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let user = store::consume_email_token(&tx, &body.token, Purpose::ResetPassword)
+        .await?
+        .ok_or_else(|| AppError::bad_request("This reset link is invalid, used or expired"))?;
+    let (user, mail_id) = sessions::replace_password(&tx, user, &hash).await?;
+    tx.commit().await?;
+    outbox::wake(&state.queues, mail_id).await;
+    crate::users::publish(&state, "user:updated", &user).await;
+    Ok(envelope::ok("Password reset. Sign in with your new password", json!(null)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChangeBody {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+#[post("/change-password")]
+async fn change_password(state: web::Data<AppState>, caller: SignedIn, body: web::Json<ChangeBody>) -> AppResult<HttpResponse> {
+    let auth = &state.settings.auth;
+    let new_password = Password::parse(&body.new_password, "newPassword")?;
+    let mut client = state.db.get().await?;
+    let stored = users::password_hash(&client, caller.id).await?;
+    if !password::verify(&body.current_password, Some(stored), auth.bcrypt_cost).await? {
+        return Err(AppError::invalid("currentPassword", "The current password is wrong"));
+    }
+    let hash = password::hash(&new_password, auth.bcrypt_cost).await?;
+    let tx = client.transaction().await?;
+    let (user, mail_id) = sessions::replace_password(&tx, caller.id, &hash).await?;
+    let pair = sessions::start(&tx, auth, &user, None).await?;
+    tx.commit().await?;
+    outbox::wake(&state.queues, mail_id).await;
+    Ok(envelope::ok(
+        "Password changed; other sessions were signed out",
+        json!({ "accessToken": pair.access, "refreshToken": pair.refresh }),
+    ))
+}
+
