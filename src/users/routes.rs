@@ -61,13 +61,16 @@ async fn put_profile(state: web::Data<AppState>, caller: SignedIn, body: web::Js
 struct ListQuery {
     search: Option<String>,
     role: Option<String>,
-    #[serde(flatten)]
-    page: PageQuery,
+    page: Option<i64>,
+    limit: Option<i64>,
 }
 
 #[get("/api/v1/users")]
 async fn list_users(state: web::Data<AppState>, _: Admin, query: web::Query<ListQuery>) -> AppResult<HttpResponse> {
-    let page = Page::parse(&query.page)?;
+    let page = Page::parse(&PageQuery {
+        page: query.page,
+        limit: query.limit,
+    })?;
     let role = query.role.as_deref().filter(|r| !r.is_empty()).map(Role::parse).transpose()?;
     let search = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let client = state.db.get().await?;

@@ -108,6 +108,7 @@ impl TestApp {
             ("HUB__MAIL__DIR".to_owned(), self.settings.mail.dir.display().to_string()),
             ("HUB__SMTP__HOST".to_owned(), self.settings.smtp.host.clone()),
             ("HUB__SMTP__PORT".to_owned(), self.settings.smtp.port.to_string()),
+            ("HUB__MAIL__MAX_ATTEMPTS".to_owned(), self.settings.mail.max_attempts.to_string()),
         ];
         env.retain(|(_, value)| !value.is_empty());
         env
