@@ -59,17 +59,23 @@ pub fn create_user(
         let pool = crate::db::connect(&settings.database.url, 1)?;
         let mut client = pool.get().await.context("connecting to PostgreSQL")?;
         crate::db::migrate(&mut client).await?;
-        let user = crate::users::create_verified(&client, &settings.auth, email, password, name, role)
-            .await
-            .map_err(|error| {
-                let fields: Vec<String> = error
-                    .errors
-                    .iter()
-                    .map(|field| format!("{}: {}", field.field, field.message))
-                    .collect();
-                anyhow::anyhow!("{} {}", error.message, fields.join("; "))
-            })?;
-        println!("created {} {} ({})", user.role.as_str(), user.email, user.id);
+        let user =
+            crate::users::create_verified(&client, &settings.auth, email, password, name, role)
+                .await
+                .map_err(|error| {
+                    let fields: Vec<String> = error
+                        .errors
+                        .iter()
+                        .map(|field| format!("{}: {}", field.field, field.message))
+                        .collect();
+                    anyhow::anyhow!("{} {}", error.message, fields.join("; "))
+                })?;
+        println!(
+            "created {} {} ({})",
+            user.role.as_str(),
+            user.email,
+            user.id
+        );
         Ok(())
     })
 }

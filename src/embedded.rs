@@ -67,14 +67,25 @@ impl Embedded {
             }
             run(
                 as_user(Command::new(bin.join("initdb")), &user)
-                    .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "-D"])
+                    .args([
+                        "-U",
+                        "postgres",
+                        "--auth=trust",
+                        "-E",
+                        "UTF8",
+                        "--locale=C",
+                        "-D",
+                    ])
                     .arg(&data),
                 "initdb",
             )?;
         }
         if let Some(port) = running_postgres_port(&data) {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(Service { port, started: false });
+                return Ok(Service {
+                    port,
+                    started: false,
+                });
             }
         }
         let port = if port == 0 { free_port()? } else { port };
@@ -92,7 +103,10 @@ impl Embedded {
             "pg_ctl start",
         )?;
         wait_for_port(port, Duration::from_secs(30))?;
-        Ok(Service { port, started: true })
+        Ok(Service {
+            port,
+            started: true,
+        })
     }
 
     pub fn stop_postgres(&self) -> anyhow::Result<()> {
@@ -117,8 +131,13 @@ impl Embedded {
             .ok()
             .and_then(|text| text.trim().parse::<u16>().ok())
         {
-            if pid_alive(&home.join("redis.pid")) && TcpStream::connect(("127.0.0.1", running)).is_ok() {
-                return Ok(Service { port: running, started: false });
+            if pid_alive(&home.join("redis.pid"))
+                && TcpStream::connect(("127.0.0.1", running)).is_ok()
+            {
+                return Ok(Service {
+                    port: running,
+                    started: false,
+                });
             }
         }
         let port = if port == 0 { free_port()? } else { port };
@@ -139,7 +158,10 @@ impl Embedded {
         )?;
         fs::write(&port_file, port.to_string())?;
         wait_for_port(port, Duration::from_secs(15))?;
-        Ok(Service { port, started: true })
+        Ok(Service {
+            port,
+            started: true,
+        })
     }
 
     pub fn stop_redis(&self) -> anyhow::Result<()> {
@@ -177,19 +199,25 @@ fn reachable_by(user: &User, path: &Path) -> bool {
     let Ok(absolute) = std::path::absolute(path) else {
         return false;
     };
-    absolute.ancestors().skip(1).all(|dir| match fs::metadata(dir) {
-        Ok(meta) => {
-            use std::os::unix::fs::MetadataExt;
-            let mode = meta.mode();
-            mode & 0o001 != 0 || (meta.uid() == user.uid.as_raw() && mode & 0o100 != 0)
-        }
-        Err(_) => true,
-    })
+    absolute
+        .ancestors()
+        .skip(1)
+        .all(|dir| match fs::metadata(dir) {
+            Ok(meta) => {
+                use std::os::unix::fs::MetadataExt;
+                let mode = meta.mode();
+                mode & 0o001 != 0 || (meta.uid() == user.uid.as_raw() && mode & 0o100 != 0)
+            }
+            Err(_) => true,
+        })
 }
 
 fn as_user(mut command: Command, user: &Option<User>) -> Command {
     if let Some(user) = user {
-        command.uid(user.uid.as_raw()).gid(user.gid.as_raw()).current_dir("/");
+        command
+            .uid(user.uid.as_raw())
+            .gid(user.gid.as_raw())
+            .current_dir("/");
     }
     command.env("LC_ALL", "C");
     command
@@ -223,7 +251,9 @@ fn which(program: &str) -> Option<PathBuf> {
 }
 
 fn run(command: &mut Command, what: &str) -> anyhow::Result<()> {
-    let output = command.output().with_context(|| format!("starting {what}"))?;
+    let output = command
+        .output()
+        .with_context(|| format!("starting {what}"))?;
     if !output.status.success() {
         bail!(
             "{what} failed ({}): {}{}",

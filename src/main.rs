@@ -5,7 +5,11 @@ use clap::{Parser, Subcommand};
 use hub::config::Settings;
 
 #[derive(Parser)]
-#[command(name = "hub", version, about = "The hub: real-time dashboard and booking backend")]
+#[command(
+    name = "hub",
+    version,
+    about = "The hub: real-time dashboard and booking backend"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -26,22 +26,28 @@ impl Metrics {
         )
         .expect("static metric definition");
         let durations = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request duration")
-                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request duration").buckets(
+                vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ],
+            ),
             &["route"],
         )
         .expect("static metric definition");
         let sessions_open = IntGauge::new("websocket_sessions_open", "Open WebSocket sessions")
             .expect("static metric definition");
-        let events_broadcast = IntCounter::new("events_broadcast_total", "Events handed to the broadcaster")
-            .expect("static metric definition");
+        let events_broadcast =
+            IntCounter::new("events_broadcast_total", "Events handed to the broadcaster")
+                .expect("static metric definition");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(durations.clone()),
             Box::new(sessions_open.clone()),
             Box::new(events_broadcast.clone()),
         ] {
-            registry.register(collector).expect("each metric is registered once");
+            registry
+                .register(collector)
+                .expect("each metric is registered once");
         }
         Metrics {
             registry,
@@ -68,7 +74,9 @@ impl Metrics {
             tracing::error!(%error, "encoding metrics");
         }
         let mut text = String::from_utf8_lossy(&buffer).into_owned();
-        text.push_str("# HELP hub_jobs_total Jobs by queue and outcome (enqueued, succeeded, failed)\n");
+        text.push_str(
+            "# HELP hub_jobs_total Jobs by queue and outcome (enqueued, succeeded, failed)\n",
+        );
         text.push_str("# TYPE hub_jobs_total counter\n");
         for (queue, outcome, count) in job_counts {
             text.push_str(&format!(

@@ -8,11 +8,13 @@ use crate::config::RedisSettings;
 
 /// Connects lazily: the process starts while Redis is down, and `/ready` says so until it is up.
 pub fn connect(settings: &RedisSettings) -> anyhow::Result<ConnectionManager> {
-    let client = redis::Client::open(settings.url.as_str()).context("redis.url is not a Redis URL")?;
+    let client =
+        redis::Client::open(settings.url.as_str()).context("redis.url is not a Redis URL")?;
     let config = ConnectionManagerConfig::new()
         .set_response_timeout(Some(settings.response_timeout))
         .set_connection_timeout(Some(std::time::Duration::from_secs(5)))
         .set_number_of_retries(3)
         .set_max_delay(std::time::Duration::from_secs(2));
-    ConnectionManager::new_lazy_with_config(client, config).context("configuring the Redis connection")
+    ConnectionManager::new_lazy_with_config(client, config)
+        .context("configuring the Redis connection")
 }

@@ -63,7 +63,11 @@ fn cors(settings: &Settings) -> Cors {
 }
 
 async fn no_route(req: HttpRequest) -> Result<actix_web::HttpResponse, AppError> {
-    Err(AppError::not_found(format!("No route for {} {}", req.method(), req.path())))
+    Err(AppError::not_found(format!(
+        "No route for {} {}",
+        req.method(),
+        req.path()
+    )))
 }
 
 fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<Server> {

@@ -29,7 +29,11 @@ impl AppState {
             &settings.redis.namespace,
             settings.realtime.history,
         );
-        let queues = Queues::new(redis.clone(), &settings.redis.namespace, crate::worker::tuning(&settings));
+        let queues = Queues::new(
+            redis.clone(),
+            &settings.redis.namespace,
+            crate::worker::tuning(&settings),
+        );
         Ok(AppState {
             settings,
             db,

@@ -7,7 +7,9 @@ use std::time::Duration;
 use apalis::prelude::*;
 use apalis_core::backend::Vacuum;
 use deadpool_postgres::Pool;
-use hub_jobs::{queue, record_outcome, storage_for, worker_name, Outcome, Queues, SendEmail, Tuning};
+use hub_jobs::{
+    queue, record_outcome, storage_for, worker_name, Outcome, Queues, SendEmail, Tuning,
+};
 use redis::aio::ConnectionManager;
 use tokio::sync::watch;
 
@@ -45,7 +47,13 @@ async fn email_job(job: SendEmail, state: Data<Shared>) -> Result<(), BoxDynErro
         Ok(Delivery::Retrying { .. } | Delivery::Skipped) => None,
     };
     if let Some(counted) = counted {
-        record_outcome(&state.redis, &state.settings.redis.namespace, queue::EMAIL, counted).await;
+        record_outcome(
+            &state.redis,
+            &state.settings.redis.namespace,
+            queue::EMAIL,
+            counted,
+        )
+        .await;
     }
     // A failed send is recorded on the row and retried by the sweep; only a failure to reach the
     // database is handed back to apalis to retry.

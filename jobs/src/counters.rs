@@ -26,7 +26,12 @@ pub(crate) fn key(namespace: &str) -> String {
 }
 
 /// Counts one job outcome; a failure to count is logged, never fatal.
-pub async fn record_outcome(redis: &ConnectionManager, namespace: &str, queue: &str, outcome: Outcome) {
+pub async fn record_outcome(
+    redis: &ConnectionManager,
+    namespace: &str,
+    queue: &str,
+    outcome: Outcome,
+) {
     let mut redis = redis.clone();
     let field = format!("{queue}:{}", outcome.as_str());
     if let Err(error) = redis.hincr::<_, _, _, i64>(key(namespace), field, 1).await {

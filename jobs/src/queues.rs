@@ -29,7 +29,12 @@ pub struct EnqueueError {
 }
 
 /// The storage of one queue, namespaced so that several hubs (or tests) can share a Redis.
-pub fn storage_for<J>(redis: ConnectionManager, namespace: &str, name: &str, tuning: Tuning) -> RedisStorage<J>
+pub fn storage_for<J>(
+    redis: ConnectionManager,
+    namespace: &str,
+    name: &str,
+    tuning: Tuning,
+) -> RedisStorage<J>
 where
     J: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static,
 {
@@ -81,7 +86,8 @@ impl Queues {
     /// Wakes the worker for scan batch `job.batch_id`, whose row has recorded `attempt` attempts.
     pub async fn ingest_scan(&self, job: IngestScan, attempt: i32) -> Result<(), EnqueueError> {
         let id = format!("scan-{}-{attempt}", job.batch_id);
-        self.push(self.scan_ingest.clone(), queue::SCAN_INGEST, job, id).await
+        self.push(self.scan_ingest.clone(), queue::SCAN_INGEST, job, id)
+            .await
     }
 
     async fn push<J>(
@@ -94,11 +100,16 @@ impl Queues {
     where
         J: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static,
     {
-        let task = TaskBuilder::new(job).task_id(TaskId::from_string(id)).build();
-        storage.push_task(task).await.map_err(|error| EnqueueError {
-            queue,
-            message: error.to_string(),
-        })?;
+        let task = TaskBuilder::new(job)
+            .task_id(TaskId::from_string(id))
+            .build();
+        storage
+            .push_task(task)
+            .await
+            .map_err(|error| EnqueueError {
+                queue,
+                message: error.to_string(),
+            })?;
         record_outcome(&self.redis, &self.namespace, queue, Outcome::Enqueued).await;
         Ok(())
     }

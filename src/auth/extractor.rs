@@ -32,7 +32,8 @@ pub fn bearer(req: &HttpRequest) -> Option<&str> {
 /// Resolves an access token to the user it still speaks for.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<SignedIn, AppError> {
     let refused = || AppError::unauthorized("Invalid or expired token");
-    let claims = tokens::verify(&state.settings.auth, TokenType::Access, token).ok_or_else(refused)?;
+    let claims =
+        tokens::verify(&state.settings.auth, TokenType::Access, token).ok_or_else(refused)?;
     let client = state.db.get().await?;
     let row = client
         .query_opt(

@@ -11,8 +11,12 @@ use crate::error::AppResult;
 
 pub enum Gate {
     /// Go on and check the password; `failures` counts this attempt.
-    Open { failures: i32 },
-    Locked { seconds_left: u64 },
+    Open {
+        failures: i32,
+    },
+    Locked {
+        seconds_left: u64,
+    },
 }
 
 fn seconds_until(row: &tokio_postgres::Row, column: usize) -> u64 {
@@ -20,7 +24,11 @@ fn seconds_until(row: &tokio_postgres::Row, column: usize) -> u64 {
     left.max(1.0).ceil() as u64
 }
 
-pub async fn enter(client: &impl GenericClient, email: &str, auth: &AuthSettings) -> AppResult<Gate> {
+pub async fn enter(
+    client: &impl GenericClient,
+    email: &str,
+    auth: &AuthSettings,
+) -> AppResult<Gate> {
     let row = client
         .query_one(
             "INSERT INTO login_throttles AS t (email, failures) VALUES ($1, 1)
@@ -54,7 +62,12 @@ pub enum Verdict {
 }
 
 /// Records a wrong password for an attempt let in with `failures`.
-pub async fn failed(client: &impl GenericClient, email: &str, failures: i32, auth: &AuthSettings) -> AppResult<Verdict> {
+pub async fn failed(
+    client: &impl GenericClient,
+    email: &str,
+    failures: i32,
+    auth: &AuthSettings,
+) -> AppResult<Verdict> {
     let max = auth.max_failed_logins as i32;
     if failures < max {
         return Ok(Verdict::Retry {

@@ -20,7 +20,10 @@ impl Letter {
 }
 
 pub fn verification(public_url: &str, name: &str, token: &str) -> Letter {
-    let link = format!("{}/api/v1/auth/verify-email/{token}", public_url.trim_end_matches('/'));
+    let link = format!(
+        "{}/api/v1/auth/verify-email/{token}",
+        public_url.trim_end_matches('/')
+    );
     Letter {
         subject: "Verify your email".into(),
         body: format!(
@@ -32,7 +35,10 @@ pub fn verification(public_url: &str, name: &str, token: &str) -> Letter {
 }
 
 pub fn password_reset(public_url: &str, name: &str, token: &str) -> Letter {
-    let link = format!("{}/reset-password?token={token}", public_url.trim_end_matches('/'));
+    let link = format!(
+        "{}/reset-password?token={token}",
+        public_url.trim_end_matches('/')
+    );
     Letter {
         subject: "Reset your password".into(),
         body: format!(

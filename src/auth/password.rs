@@ -32,9 +32,13 @@ fn decoy_hash(cost: u32) -> String {
     use std::sync::{Mutex, OnceLock};
     static DECOYS: OnceLock<Mutex<HashMap<u32, String>>> = OnceLock::new();
     let decoys = DECOYS.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut decoys = decoys.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut decoys = decoys
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     decoys
         .entry(cost)
-        .or_insert_with(|| bcrypt::hash("decoy password for unknown accounts", cost).unwrap_or_default())
+        .or_insert_with(|| {
+            bcrypt::hash("decoy password for unknown accounts", cost).unwrap_or_default()
+        })
         .clone()
 }

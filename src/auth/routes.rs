@@ -4,7 +4,6 @@ use actix_web::{get, post, web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-
 use super::extractor::SignedIn;
 use super::lockout::{self, Gate, Verdict};
 use super::store::{self, Purpose, Rotation};
@@ -15,8 +14,8 @@ use crate::http::envelope;
 use crate::http::validation::Validation;
 use crate::mail::outbox;
 use crate::state::AppState;
-use crate::users::types::{parse_phone, Email, Password, PersonName};
 use crate::users::store as users;
+use crate::users::types::{parse_phone, Email, Password, PersonName};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -45,13 +44,17 @@ struct RegisterBody {
 }
 
 #[post("/register")]
-async fn register(state: web::Data<AppState>, body: web::Json<RegisterBody>) -> AppResult<HttpResponse> {
+async fn register(
+    state: web::Data<AppState>,
+    body: web::Json<RegisterBody>,
+) -> AppResult<HttpResponse> {
     let mut check = Validation::new();
     let name = check.check(PersonName::parse(&body.name));
     let email = check.check(Email::parse(&body.email));
     let password = check.check(Password::parse(&body.password, "password"));
     let phone = check.check(parse_phone(body.phone.as_deref()));
-    let (Some(name), Some(email), Some(password), Some(phone)) = (name, email, password, phone) else {
+    let (Some(name), Some(email), Some(password), Some(phone)) = (name, email, password, phone)
+    else {
         return Err(check.into_error());
     };
     let hash = password::hash(&password, state.settings.auth.bcrypt_cost).await?;
@@ -71,16 +74,24 @@ async fn register(state: web::Data<AppState>, body: web::Json<RegisterBody>) -> 
 }
 
 #[get("/verify-email/{token}")]
-async fn verify_email(state: web::Data<AppState>, token: web::Path<String>) -> AppResult<HttpResponse> {
+async fn verify_email(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> AppResult<HttpResponse> {
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
     let user = store::consume_email_token(&tx, &token, Purpose::VerifyEmail)
         .await?
-        .ok_or_else(|| AppError::bad_request("This verification link is invalid, used or expired"))?;
+        .ok_or_else(|| {
+            AppError::bad_request("This verification link is invalid, used or expired")
+        })?;
     let user = users::mark_verified(&tx, user).await?;
     tx.commit().await?;
     crate::users::publish(&state, "user:updated", &user).await;
-    Ok(envelope::ok("Email verified. You can sign in now", json!({ "user": user })))
+    Ok(envelope::ok(
+        "Email verified. You can sign in now",
+        json!({ "user": user }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -90,7 +101,10 @@ struct EmailBody {
 }
 
 #[post("/resend-verification")]
-async fn resend_verification(state: web::Data<AppState>, body: web::Json<EmailBody>) -> AppResult<HttpResponse> {
+async fn resend_verification(
+    state: web::Data<AppState>,
+    body: web::Json<EmailBody>,
+) -> AppResult<HttpResponse> {
     let email = Email::parse(&body.email)?;
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
@@ -138,11 +152,15 @@ async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> AppRes
     let user = match (correct, account) {
         (true, Some((user, _))) => user,
         _ => {
-            return Err(match lockout::failed(&client, email.as_str(), failures, auth).await? {
-                Verdict::Retry { attempts_remaining } => AppError::unauthorized("Invalid email or password")
-                    .with_data(json!({ "attemptsRemaining": attempts_remaining })),
-                Verdict::Locked { seconds } => locked(seconds),
-            });
+            return Err(
+                match lockout::failed(&client, email.as_str(), failures, auth).await? {
+                    Verdict::Retry { attempts_remaining } => {
+                        AppError::unauthorized("Invalid email or password")
+                            .with_data(json!({ "attemptsRemaining": attempts_remaining }))
+                    }
+                    Verdict::Locked { seconds } => locked(seconds),
+                },
+            );
         }
     };
     lockout::succeeded(&client, email.as_str()).await?;
@@ -161,8 +179,11 @@ async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> AppRes
 }
 
 fn locked(seconds: u64) -> AppError {
-    AppError::too_many(format!("Too many failed attempts. Try again in {seconds} seconds"), seconds)
-        .with_data(json!({ "retryAfter": seconds }))
+    AppError::too_many(
+        format!("Too many failed attempts. Try again in {seconds} seconds"),
+        seconds,
+    )
+    .with_data(json!({ "retryAfter": seconds }))
 }
 
 #[derive(Deserialize)]
@@ -173,9 +194,17 @@ struct RefreshBody {
 }
 
 #[post("/refresh")]
-async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshBody>) -> AppResult<HttpResponse> {
+async fn refresh(
+    state: web::Data<AppState>,
+    body: web::Json<RefreshBody>,
+) -> AppResult<HttpResponse> {
     let refused = || AppError::unauthorized("Invalid or expired refresh token");
-    let claims = tokens::verify(&state.settings.auth, TokenType::Refresh, &body.refresh_token).ok_or_else(refused)?;
+    let claims = tokens::verify(
+        &state.settings.auth,
+        TokenType::Refresh,
+        &body.refresh_token,
+    )
+    .ok_or_else(refused)?;
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
     let rotation = store::rotate_refresh_token(&tx, claims.jti, &body.refresh_token).await?;
@@ -183,11 +212,16 @@ async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshBody>) -> Ap
         Rotation::Rotated { user, family } => (user, family),
         Rotation::Reused => {
             tx.commit().await?;
-            return Err(AppError::unauthorized("This refresh token was already used; sign in again"));
+            return Err(AppError::unauthorized(
+                "This refresh token was already used; sign in again",
+            ));
         }
         Rotation::Unknown => return Err(refused()),
     };
-    let user = users::find(&tx, user).await?.filter(|user| !user.disabled).ok_or_else(refused)?;
+    let user = users::find(&tx, user)
+        .await?
+        .filter(|user| !user.disabled)
+        .ok_or_else(refused)?;
     let pair = sessions::start(&tx, &state.settings.auth, &user, Some(family)).await?;
     tx.commit().await?;
     Ok(envelope::ok(
@@ -197,17 +231,28 @@ async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshBody>) -> Ap
 }
 
 #[post("/logout")]
-async fn logout(state: web::Data<AppState>, caller: SignedIn, body: web::Json<RefreshBody>) -> AppResult<HttpResponse> {
-    let claims = tokens::verify(&state.settings.auth, TokenType::Refresh, &body.refresh_token)
-        .filter(|claims| claims.sub == caller.id)
-        .ok_or_else(|| AppError::invalid("refreshToken", "Not a refresh token of yours"))?;
+async fn logout(
+    state: web::Data<AppState>,
+    caller: SignedIn,
+    body: web::Json<RefreshBody>,
+) -> AppResult<HttpResponse> {
+    let claims = tokens::verify(
+        &state.settings.auth,
+        TokenType::Refresh,
+        &body.refresh_token,
+    )
+    .filter(|claims| claims.sub == caller.id)
+    .ok_or_else(|| AppError::invalid("refreshToken", "Not a refresh token of yours"))?;
     let client = state.db.get().await?;
     store::revoke_refresh_token(&client, claims.jti, caller.id).await?;
     Ok(envelope::ok("Signed out", json!(null)))
 }
 
 #[post("/forgot-password")]
-async fn forgot_password(state: web::Data<AppState>, body: web::Json<EmailBody>) -> AppResult<HttpResponse> {
+async fn forgot_password(
+    state: web::Data<AppState>,
+    body: web::Json<EmailBody>,
+) -> AppResult<HttpResponse> {
     let email = Email::parse(&body.email)?;
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
@@ -236,7 +281,10 @@ struct ResetBody {
 }
 
 #[post("/reset-password")]
-async fn reset_password(state: web::Data<AppState>, body: web::Json<ResetBody>) -> AppResult<HttpResponse> {
+async fn reset_password(
+    state: web::Data<AppState>,
+    body: web::Json<ResetBody>,
+) -> AppResult<HttpResponse> {
     let password = Password::parse(&body.password, "password")?;
     let hash = password::hash(&password, state.settings.auth.bcrypt_cost).await?;
     let mut client = state.db.get().await?;
@@ -248,7 +296,10 @@ async fn reset_password(state: web::Data<AppState>, body: web::Json<ResetBody>) 
     tx.commit().await?;
     outbox::wake(&state.queues, mail_id).await;
     crate::users::publish(&state, "user:updated", &user).await;
-    Ok(envelope::ok("Password reset. Sign in with your new password", json!(null)))
+    Ok(envelope::ok(
+        "Password reset. Sign in with your new password",
+        json!(null),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -261,13 +312,20 @@ struct ChangeBody {
 }
 
 #[post("/change-password")]
-async fn change_password(state: web::Data<AppState>, caller: SignedIn, body: web::Json<ChangeBody>) -> AppResult<HttpResponse> {
+async fn change_password(
+    state: web::Data<AppState>,
+    caller: SignedIn,
+    body: web::Json<ChangeBody>,
+) -> AppResult<HttpResponse> {
     let auth = &state.settings.auth;
     let new_password = Password::parse(&body.new_password, "newPassword")?;
     let mut client = state.db.get().await?;
     let stored = users::password_hash(&client, caller.id).await?;
     if !password::verify(&body.current_password, Some(stored), auth.bcrypt_cost).await? {
-        return Err(AppError::invalid("currentPassword", "The current password is wrong"));
+        return Err(AppError::invalid(
+            "currentPassword",
+            "The current password is wrong",
+        ));
     }
     let hash = password::hash(&new_password, auth.bcrypt_cost).await?;
     let tx = client.transaction().await?;
@@ -280,4 +338,3 @@ async fn change_password(state: web::Data<AppState>, caller: SignedIn, body: web
         json!({ "accessToken": pair.access, "refreshToken": pair.refresh }),
     ))
 }
-

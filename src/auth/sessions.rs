@@ -3,9 +3,9 @@
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
+use super::mails;
 use super::store;
 use super::tokens::{self, TokenType};
-use super::mails;
 use crate::config::AuthSettings;
 use crate::error::AppResult;
 use crate::mail::outbox;
@@ -17,12 +17,25 @@ pub struct TokenPair {
 }
 
 /// Issues an access and a refresh token; the refresh token joins `family` or starts a new one.
-pub async fn start(client: &impl GenericClient, auth: &AuthSettings, user: &User, family: Option<Uuid>) -> AppResult<TokenPair> {
+pub async fn start(
+    client: &impl GenericClient,
+    auth: &AuthSettings,
+    user: &User,
+    family: Option<Uuid>,
+) -> AppResult<TokenPair> {
     let version = users::token_version(client, user.id).await?;
     let access = tokens::issue(auth, TokenType::Access, user.id, user.role, version)?;
     let refresh = tokens::issue(auth, TokenType::Refresh, user.id, user.role, version)?;
     let family = family.unwrap_or_else(Uuid::new_v4);
-    store::store_refresh_token(client, refresh.jti, user.id, family, &refresh.token, refresh.expires_at).await?;
+    store::store_refresh_token(
+        client,
+        refresh.jti,
+        user.id,
+        family,
+        &refresh.token,
+        refresh.expires_at,
+    )
+    .await?;
     Ok(TokenPair {
         access: access.token,
         refresh: refresh.token,
@@ -31,7 +44,11 @@ pub async fn start(client: &impl GenericClient, auth: &AuthSettings, user: &User
 
 /// Sets a new password hash, ends every session and queues the notice; returns the user and the
 /// notice's mail id (to wake after commit).
-pub async fn replace_password(client: &impl GenericClient, user: Uuid, hash: &str) -> AppResult<(User, Uuid)> {
+pub async fn replace_password(
+    client: &impl GenericClient,
+    user: Uuid,
+    hash: &str,
+) -> AppResult<(User, Uuid)> {
     let user = users::set_password(client, user, hash).await?;
     store::end_all_sessions(client, user.id).await?;
     let letter = mails::password_changed(&user.name);

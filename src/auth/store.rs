@@ -31,20 +31,33 @@ impl Purpose {
 }
 
 /// Creates a single-use token for `user`; returns the token itself (only its digest is kept).
-pub async fn create_email_token(client: &impl GenericClient, user: Uuid, purpose: Purpose) -> AppResult<String> {
+pub async fn create_email_token(
+    client: &impl GenericClient,
+    user: Uuid,
+    purpose: Purpose,
+) -> AppResult<String> {
     let token = random_token();
     client
         .execute(
             "INSERT INTO email_tokens (user_id, purpose, token_hash, expires_at)
              VALUES ($1, $2, $3, now() + make_interval(secs => $4))",
-            &[&user, &purpose.as_str(), &digest(&token), &purpose.lifetime().as_secs_f64()],
+            &[
+                &user,
+                &purpose.as_str(),
+                &digest(&token),
+                &purpose.lifetime().as_secs_f64(),
+            ],
         )
         .await?;
     Ok(token)
 }
 
 /// Uses up a valid token; returns its user, or `None` for an unknown, used or expired token.
-pub async fn consume_email_token(client: &impl GenericClient, token: &str, purpose: Purpose) -> AppResult<Option<Uuid>> {
+pub async fn consume_email_token(
+    client: &impl GenericClient,
+    token: &str,
+    purpose: Purpose,
+) -> AppResult<Option<Uuid>> {
     let row = client
         .query_opt(
             "UPDATE email_tokens SET used_at = now()
@@ -76,14 +89,21 @@ pub async fn store_refresh_token(
 
 pub enum Rotation {
     /// The token was live and is now rotated; issue its successor in `family`.
-    Rotated { user: Uuid, family: Uuid },
+    Rotated {
+        user: Uuid,
+        family: Uuid,
+    },
     /// The token was already rotated or revoked: its whole family is now revoked.
     Reused,
     Unknown,
 }
 
 /// Rotates a presented refresh token, detecting reuse.
-pub async fn rotate_refresh_token(client: &impl GenericClient, jti: Uuid, token: &str) -> AppResult<Rotation> {
+pub async fn rotate_refresh_token(
+    client: &impl GenericClient,
+    jti: Uuid,
+    token: &str,
+) -> AppResult<Rotation> {
     let rotated = client
         .query_opt(
             "UPDATE refresh_tokens SET rotated_at = now()
@@ -118,7 +138,11 @@ pub async fn rotate_refresh_token(client: &impl GenericClient, jti: Uuid, token:
     Ok(Rotation::Reused)
 }
 
-pub async fn revoke_refresh_token(client: &impl GenericClient, jti: Uuid, user: Uuid) -> AppResult<()> {
+pub async fn revoke_refresh_token(
+    client: &impl GenericClient,
+    jti: Uuid,
+    user: Uuid,
+) -> AppResult<()> {
     client
         .execute(
             "UPDATE refresh_tokens SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",

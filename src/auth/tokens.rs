@@ -42,7 +42,13 @@ fn secret(auth: &AuthSettings, typ: TokenType) -> &[u8] {
     }
 }
 
-pub fn issue(auth: &AuthSettings, typ: TokenType, user: Uuid, role: Role, version: i32) -> AppResult<Issued> {
+pub fn issue(
+    auth: &AuthSettings,
+    typ: TokenType,
+    user: Uuid,
+    role: Role,
+    version: i32,
+) -> AppResult<Issued> {
     let now = Utc::now();
     let ttl = match typ {
         TokenType::Access => auth.access_ttl,
@@ -76,6 +82,11 @@ pub fn verify(auth: &AuthSettings, typ: TokenType, token: &str) -> Option<Claims
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 0;
     validation.set_required_spec_claims(&["exp", "sub", "iat"]);
-    let data = decode::<Claims>(token, &DecodingKey::from_secret(secret(auth, typ)), &validation).ok()?;
+    let data = decode::<Claims>(
+        token,
+        &DecodingKey::from_secret(secret(auth, typ)),
+        &validation,
+    )
+    .ok()?;
     (data.claims.typ == typ).then_some(data.claims)
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-pub use units::{ByteSize, RateSpec};
 use units::{duration, duration_opt};
+pub use units::{ByteSize, RateSpec};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -216,7 +216,9 @@ impl Settings {
             ));
         }
         if !(4..=31).contains(&self.auth.bcrypt_cost) {
-            return Err(ConfigError::Invalid("auth.bcrypt_cost must be 4 to 31".into()));
+            return Err(ConfigError::Invalid(
+                "auth.bcrypt_cost must be 4 to 31".into(),
+            ));
         }
         if self.realtime.history == 0 || self.realtime.max_pending == 0 {
             return Err(ConfigError::Invalid(

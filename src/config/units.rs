@@ -96,7 +96,12 @@ impl FromStr for RateSpec {
 
 impl fmt::Display for RateSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.requests, humantime::format_duration(self.window))
+        write!(
+            f,
+            "{}/{}",
+            self.requests,
+            humantime::format_duration(self.window)
+        )
     }
 }
 

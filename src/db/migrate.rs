@@ -31,9 +31,13 @@ const LOCK_KEY: i64 = 0x6875_625f_6d69_6772; // "hub_migr"
 
 /// Applies what is missing; refuses to run when an applied migration's text has changed.
 pub async fn migrate(client: &mut Client) -> anyhow::Result<Vec<i32>> {
-    client.execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY]).await?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
+        .await?;
     let outcome = apply_missing(client).await;
-    client.execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY]).await?;
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
+        .await?;
     outcome
 }
 
@@ -81,7 +85,11 @@ async fn apply_missing(client: &mut Client) -> anyhow::Result<Vec<i32>> {
             )
             .await?;
         transaction.commit().await?;
-        tracing::info!(version = migration.version, name = migration.name, "migration applied");
+        tracing::info!(
+            version = migration.version,
+            name = migration.name,
+            "migration applied"
+        );
         applied.push(migration.version);
     }
     Ok(applied)
@@ -99,14 +107,14 @@ mod tests {
             .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
             .filter(|name| name.ends_with(".sql"))
             .collect();
-        files.sort_by_key(|name| {
-            name[1..name.find("__").unwrap()].parse::<i32>().unwrap()
-        });
+        files.sort_by_key(|name| name[1..name.find("__").unwrap()].parse::<i32>().unwrap());
         let listed: Vec<String> = MIGRATIONS
             .iter()
             .map(|m| format!("V{}__{}.sql", m.version, m.name))
             .collect();
         assert_eq!(files, listed);
-        assert!(MIGRATIONS.windows(2).all(|w| w[0].version + 1 == w[1].version));
+        assert!(MIGRATIONS
+            .windows(2)
+            .all(|w| w[0].version + 1 == w[1].version));
     }
 }

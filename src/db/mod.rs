@@ -12,7 +12,8 @@ use tokio_postgres::NoTls;
 pub use migrate::{migrate, MIGRATIONS};
 
 pub fn connect(url: &str, pool_size: usize) -> anyhow::Result<Pool> {
-    let config = tokio_postgres::Config::from_str(url).context("database.url is not a PostgreSQL URL")?;
+    let config =
+        tokio_postgres::Config::from_str(url).context("database.url is not a PostgreSQL URL")?;
     let manager = Manager::from_config(
         config,
         NoTls,

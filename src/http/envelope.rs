@@ -50,8 +50,16 @@ pub fn wrap_foreign_errors<B: MessageBody + 'static>(
     }
     let status = res.status();
     let message = match status {
-        StatusCode::NOT_FOUND => format!("No route for {} {}", res.request().method(), res.request().path()),
-        StatusCode::METHOD_NOT_ALLOWED => format!("{} is not allowed on {}", res.request().method(), res.request().path()),
+        StatusCode::NOT_FOUND => format!(
+            "No route for {} {}",
+            res.request().method(),
+            res.request().path()
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => format!(
+            "{} is not allowed on {}",
+            res.request().method(),
+            res.request().path()
+        ),
         _ => status.canonical_reason().unwrap_or("Error").to_owned(),
     };
     let (request, response) = res.into_parts();

@@ -14,12 +14,11 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
 
 fn json_error(error: JsonPayloadError) -> AppError {
     match error {
-        JsonPayloadError::OverflowKnownLength { limit, .. } | JsonPayloadError::Overflow { limit } => {
-            AppError::new(
-                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                format!("The body is larger than the limit of {limit} bytes"),
-            )
-        }
+        JsonPayloadError::OverflowKnownLength { limit, .. }
+        | JsonPayloadError::Overflow { limit } => AppError::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The body is larger than the limit of {limit} bytes"),
+        ),
         JsonPayloadError::ContentType => AppError::new(
             actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "The body must be JSON (Content-Type: application/json)",

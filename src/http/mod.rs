@@ -2,8 +2,8 @@
 
 pub mod envelope;
 pub mod extractors;
+pub mod pagination;
 pub mod rate_limit;
 pub mod request_id;
 pub mod security;
-pub mod pagination;
 pub mod validation;

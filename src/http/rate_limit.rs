@@ -60,7 +60,10 @@ impl RateLimiter {
     /// Counts one request; `Err(wait)` when the budget is spent.
     fn take(&self, budget: Budget, spec: RateSpec, ip: IpAddr) -> Result<(), Duration> {
         let now = Instant::now();
-        let mut windows = self.windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut windows = self
+            .windows
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if windows.len() > PRUNE_ABOVE {
             windows.retain(|_, window| now.duration_since(window.started) < spec.window);
         }
@@ -75,7 +78,9 @@ impl RateLimiter {
             };
         }
         if window.count >= spec.requests {
-            return Err(spec.window.saturating_sub(now.duration_since(window.started)));
+            return Err(spec
+                .window
+                .saturating_sub(now.duration_since(window.started)));
         }
         window.count += 1;
         Ok(())
@@ -86,11 +91,13 @@ pub async fn limit(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    let verdict = req.app_data::<web::Data<RateLimiter>>().and_then(|limiter| {
-        let (budget, spec) = limiter.budget_for(req.path())?;
-        let ip = req.peer_addr()?.ip();
-        limiter.take(budget, spec, ip).err()
-    });
+    let verdict = req
+        .app_data::<web::Data<RateLimiter>>()
+        .and_then(|limiter| {
+            let (budget, spec) = limiter.budget_for(req.path())?;
+            let ip = req.peer_addr()?.ip();
+            limiter.take(budget, spec, ip).err()
+        });
     if let Some(wait) = verdict {
         let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let error = AppError::too_many(
@@ -98,7 +105,9 @@ pub async fn limit(
             seconds,
         )
         .with_data(serde_json::json!({ "retryAfter": seconds }));
-        return Ok(req.into_response(error.error_response()).map_into_right_body());
+        return Ok(req
+            .into_response(error.error_response())
+            .map_into_right_body());
     }
     Ok(next.call(req).await?.map_into_left_body())
 }

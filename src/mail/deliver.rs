@@ -14,7 +14,10 @@ pub enum Delivery {
     Sent,
     /// Nothing to do: sent, failed for good, not yet due, or being sent by someone else.
     Skipped,
-    Retrying { after: Duration, attempt: i32 },
+    Retrying {
+        after: Duration,
+        attempt: i32,
+    },
     GaveUp,
 }
 

@@ -47,7 +47,12 @@ pub async fn sweep(client: &impl GenericClient, queues: &Queues) -> anyhow::Resu
         .await?;
     for row in &rows {
         queues
-            .send_email(SendEmail { mail_id: row.get(0) }, row.get(1))
+            .send_email(
+                SendEmail {
+                    mail_id: row.get(0),
+                },
+                row.get(1),
+            )
             .await?;
     }
     Ok(rows.len())

@@ -47,7 +47,10 @@ impl Transport {
         .port(smtp.port)
         .timeout(Some(Duration::from_secs(20)));
         if !smtp.username.is_empty() {
-            builder = builder.credentials(Credentials::new(smtp.username.clone(), smtp.password.clone()));
+            builder = builder.credentials(Credentials::new(
+                smtp.username.clone(),
+                smtp.password.clone(),
+            ));
         }
         Ok(Transport::Smtp {
             transport: builder.build(),

@@ -35,7 +35,9 @@ impl User {
             email: row.get("email"),
             phone: row.get("phone"),
             role: Role::parse(&role).unwrap_or(Role::User),
-            email_verified: row.get::<_, Option<DateTime<Utc>>>("email_verified_at").is_some(),
+            email_verified: row
+                .get::<_, Option<DateTime<Utc>>>("email_verified_at")
+                .is_some(),
             disabled: row.get("disabled"),
             last_login: row.get("last_login_at"),
             created_at: row.get("created_at"),

@@ -26,7 +26,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[get("/api/v1/profile")]
 async fn get_profile(state: web::Data<AppState>, caller: SignedIn) -> AppResult<HttpResponse> {
     let client = state.db.get().await?;
-    let user = store::find(&client, caller.id).await?.ok_or_else(|| AppError::unauthorized("Sign in first"))?;
+    let user = store::find(&client, caller.id)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("Sign in first"))?;
     Ok(envelope::ok("Profile", json!({ "user": user })))
 }
 
@@ -37,7 +39,11 @@ struct ProfileBody {
 }
 
 #[put("/api/v1/profile")]
-async fn put_profile(state: web::Data<AppState>, caller: SignedIn, body: web::Json<ProfileBody>) -> AppResult<HttpResponse> {
+async fn put_profile(
+    state: web::Data<AppState>,
+    caller: SignedIn,
+    body: web::Json<ProfileBody>,
+) -> AppResult<HttpResponse> {
     let name = body.name.as_deref().map(PersonName::parse).transpose()?;
     let phone = match &body.phone {
         Some(raw) => Some(parse_phone(Some(raw))?),
@@ -66,13 +72,26 @@ struct ListQuery {
 }
 
 #[get("/api/v1/users")]
-async fn list_users(state: web::Data<AppState>, _: Admin, query: web::Query<ListQuery>) -> AppResult<HttpResponse> {
+async fn list_users(
+    state: web::Data<AppState>,
+    _: Admin,
+    query: web::Query<ListQuery>,
+) -> AppResult<HttpResponse> {
     let page = Page::parse(&PageQuery {
         page: query.page,
         limit: query.limit,
     })?;
-    let role = query.role.as_deref().filter(|r| !r.is_empty()).map(Role::parse).transpose()?;
-    let search = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let role = query
+        .role
+        .as_deref()
+        .filter(|r| !r.is_empty())
+        .map(Role::parse)
+        .transpose()?;
+    let search = query
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     let client = state.db.get().await?;
     let (users, total) = store::list(&client, search, role, page).await?;
     Ok(envelope::ok("Users", Paginated::new(users, page, total)))
@@ -95,20 +114,38 @@ fn default_role() -> String {
 }
 
 #[post("/api/v1/users")]
-async fn create_user(state: web::Data<AppState>, Admin(caller): Admin, body: web::Json<CreateBody>) -> AppResult<HttpResponse> {
+async fn create_user(
+    state: web::Data<AppState>,
+    Admin(caller): Admin,
+    body: web::Json<CreateBody>,
+) -> AppResult<HttpResponse> {
     if Role::parse(&body.role)? == Role::Owner && caller.role != Role::Owner {
         return Err(AppError::forbidden("Only an owner can create an owner"));
     }
     let client = state.db.get().await?;
-    let user = store::create_verified(&client, &state.settings.auth, &body.email, &body.password, &body.name, &body.role).await?;
+    let user = store::create_verified(
+        &client,
+        &state.settings.auth,
+        &body.email,
+        &body.password,
+        &body.name,
+        &body.role,
+    )
+    .await?;
     publish(&state, "user:created", &user).await;
     Ok(envelope::created("User created", json!({ "user": user })))
 }
 
 #[get("/api/v1/users/{id}")]
-async fn get_user(state: web::Data<AppState>, _: Admin, id: web::Path<Uuid>) -> AppResult<HttpResponse> {
+async fn get_user(
+    state: web::Data<AppState>,
+    _: Admin,
+    id: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
     let client = state.db.get().await?;
-    let user = store::find(&client, *id).await?.ok_or_else(|| AppError::not_found("No such user"))?;
+    let user = store::find(&client, *id)
+        .await?
+        .ok_or_else(|| AppError::not_found("No such user"))?;
     Ok(envelope::ok("User", json!({ "user": user })))
 }
 
@@ -120,29 +157,52 @@ struct UpdateBody {
 }
 
 #[put("/api/v1/users/{id}")]
-async fn update_user(state: web::Data<AppState>, Admin(caller): Admin, id: web::Path<Uuid>, body: web::Json<UpdateBody>) -> AppResult<HttpResponse> {
+async fn update_user(
+    state: web::Data<AppState>,
+    Admin(caller): Admin,
+    id: web::Path<Uuid>,
+    body: web::Json<UpdateBody>,
+) -> AppResult<HttpResponse> {
     let name = body.name.as_deref().map(PersonName::parse).transpose()?;
     let role = body.role.as_deref().map(Role::parse).transpose()?;
     let client = state.db.get().await?;
-    let target = store::find(&client, *id).await?.ok_or_else(|| AppError::not_found("No such user"))?;
+    let target = store::find(&client, *id)
+        .await?
+        .ok_or_else(|| AppError::not_found("No such user"))?;
     if target.role == Role::Owner && caller.role != Role::Owner {
         return Err(AppError::forbidden("Only an owner can change an owner"));
     }
     if role == Some(Role::Owner) && caller.role != Role::Owner {
         return Err(AppError::forbidden("Only an owner can make an owner"));
     }
-    if target.id == caller.id && (role.is_some_and(|role| role < caller.role) || body.disabled == Some(true)) {
+    if target.id == caller.id
+        && (role.is_some_and(|role| role < caller.role) || body.disabled == Some(true))
+    {
         return Err(AppError::forbidden("You cannot demote or disable yourself"));
     }
-    let user = store::update(&client, target.id, name.as_ref().map(PersonName::as_str), None, role, body.disabled).await?;
+    let user = store::update(
+        &client,
+        target.id,
+        name.as_ref().map(PersonName::as_str),
+        None,
+        role,
+        body.disabled,
+    )
+    .await?;
     publish(&state, "user:updated", &user).await;
     Ok(envelope::ok("User updated", json!({ "user": user })))
 }
 
 #[delete("/api/v1/users/{id}")]
-async fn delete_user(state: web::Data<AppState>, Admin(caller): Admin, id: web::Path<Uuid>) -> AppResult<HttpResponse> {
+async fn delete_user(
+    state: web::Data<AppState>,
+    Admin(caller): Admin,
+    id: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
     let client = state.db.get().await?;
-    let target = store::find(&client, *id).await?.ok_or_else(|| AppError::not_found("No such user"))?;
+    let target = store::find(&client, *id)
+        .await?
+        .ok_or_else(|| AppError::not_found("No such user"))?;
     if target.id == caller.id {
         return Err(AppError::forbidden("You cannot delete yourself"));
     }
@@ -152,7 +212,11 @@ async fn delete_user(state: web::Data<AppState>, Admin(caller): Admin, id: web::
     store::delete(&client, target.id).await?;
     state
         .events
-        .publish_logged(hub_actors::Event::new("users", "user:deleted", json!({ "id": target.id })))
+        .publish_logged(hub_actors::Event::new(
+            "users",
+            "user:deleted",
+            json!({ "id": target.id }),
+        ))
         .await;
     Ok(envelope::ok("User deleted", json!({ "id": target.id })))
 }

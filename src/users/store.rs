@@ -58,20 +58,29 @@ pub async fn insert(
 
 pub async fn find(client: &impl GenericClient, id: Uuid) -> AppResult<Option<User>> {
     let row = client
-        .query_opt(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"), &[&id])
+        .query_opt(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
+            &[&id],
+        )
         .await?;
     Ok(row.as_ref().map(User::from_row))
 }
 
 pub async fn find_by_email(client: &impl GenericClient, email: &Email) -> AppResult<Option<User>> {
     let row = client
-        .query_opt(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"), &[&email.as_str()])
+        .query_opt(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"),
+            &[&email.as_str()],
+        )
         .await?;
     Ok(row.as_ref().map(User::from_row))
 }
 
 /// The user with their password hash, for login.
-pub async fn find_credentials(client: &impl GenericClient, email: &Email) -> AppResult<Option<(User, String)>> {
+pub async fn find_credentials(
+    client: &impl GenericClient,
+    email: &Email,
+) -> AppResult<Option<(User, String)>> {
     let row = client
         .query_opt(
             &format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1"),
@@ -108,7 +117,12 @@ async fn update_returning(client: &impl GenericClient, sql_set: &str, id: Uuid) 
 }
 
 pub async fn mark_verified(client: &impl GenericClient, id: Uuid) -> AppResult<User> {
-    update_returning(client, "email_verified_at = COALESCE(email_verified_at, now())", id).await
+    update_returning(
+        client,
+        "email_verified_at = COALESCE(email_verified_at, now())",
+        id,
+    )
+    .await
 }
 
 pub async fn record_login(client: &impl GenericClient, id: Uuid) -> AppResult<User> {
@@ -149,7 +163,14 @@ pub async fn update(
                      updated_at = now()
                  WHERE id = $1 RETURNING {USER_COLUMNS}"
             ),
-            &[&id, &name, &phone.is_some(), &phone.flatten(), &role, &disabled],
+            &[
+                &id,
+                &name,
+                &phone.is_some(),
+                &phone.flatten(),
+                &role,
+                &disabled,
+            ],
         )
         .await?
         .ok_or_else(|| AppError::not_found("No such user"))?;
@@ -157,7 +178,10 @@ pub async fn update(
 }
 
 pub async fn delete(client: &impl GenericClient, id: Uuid) -> AppResult<bool> {
-    Ok(client.execute("DELETE FROM users WHERE id = $1", &[&id]).await? == 1)
+    Ok(client
+        .execute("DELETE FROM users WHERE id = $1", &[&id])
+        .await?
+        == 1)
 }
 
 pub async fn list(
@@ -166,11 +190,22 @@ pub async fn list(
     role: Option<Role>,
     page: Page,
 ) -> AppResult<(Vec<User>, i64)> {
-    let pattern = search.map(|text| format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let pattern = search.map(|text| {
+        format!(
+            "%{}%",
+            text.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    });
     let role = role.map(Role::as_str);
-    let filter = "($1::text IS NULL OR name ILIKE $1 OR email ILIKE $1) AND ($2::text IS NULL OR role = $2)";
+    let filter =
+        "($1::text IS NULL OR name ILIKE $1 OR email ILIKE $1) AND ($2::text IS NULL OR role = $2)";
     let total: i64 = client
-        .query_one(&format!("SELECT count(*) FROM users WHERE {filter}"), &[&pattern, &role])
+        .query_one(
+            &format!("SELECT count(*) FROM users WHERE {filter}"),
+            &[&pattern, &role],
+        )
         .await?
         .get(0);
     let rows = client

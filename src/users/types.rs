@@ -40,9 +40,15 @@ pub struct Password(String);
 impl Password {
     pub fn parse(raw: &str, field: &str) -> Result<Self, AppError> {
         match raw.len() {
-            0..=7 => Err(AppError::invalid(field, "Password must be at least 8 characters")),
+            0..=7 => Err(AppError::invalid(
+                field,
+                "Password must be at least 8 characters",
+            )),
             8..=72 => Ok(Password(raw.to_owned())),
-            _ => Err(AppError::invalid(field, "Password must be at most 72 bytes")),
+            _ => Err(AppError::invalid(
+                field,
+                "Password must be at most 72 bytes",
+            )),
         }
     }
 
@@ -66,7 +72,10 @@ impl PersonName {
         let name = raw.trim();
         let length = name.chars().count();
         if length == 0 || length > 100 || name.chars().any(char::is_control) {
-            return Err(AppError::invalid("name", "Name must be 1 to 100 characters"));
+            return Err(AppError::invalid(
+                "name",
+                "Name must be 1 to 100 characters",
+            ));
         }
         Ok(PersonName(name.to_owned()))
     }
@@ -107,7 +116,10 @@ impl Role {
             "user" => Ok(Role::User),
             "admin" => Ok(Role::Admin),
             "owner" => Ok(Role::Owner),
-            _ => Err(AppError::invalid("role", "Role must be user, admin or owner")),
+            _ => Err(AppError::invalid(
+                "role",
+                "Role must be user, admin or owner",
+            )),
         }
     }
 
@@ -130,8 +142,19 @@ mod tests {
 
     #[test]
     fn emails_are_trimmed_lowered_and_checked() {
-        assert_eq!(Email::parse("  Ann@Example.COM ").unwrap().as_str(), "ann@example.com");
-        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a b@example.com", "ann@.com"] {
+        assert_eq!(
+            Email::parse("  Ann@Example.COM ").unwrap().as_str(),
+            "ann@example.com"
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@example",
+            "a b@example.com",
+            "ann@.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }

@@ -11,14 +11,28 @@ const PASSWORD: &str = "correct horse battery";
 /// A verified account made directly, for tests that are not about registration.
 pub async fn verified_user(app: &TestApp, email: &str, role: &str) -> Value {
     let client = app.db.get().await.unwrap();
-    let user = hub::users::create_verified(&client, &app.settings.auth, email, PASSWORD, "Test User", role)
-        .await
-        .unwrap();
+    let user = hub::users::create_verified(
+        &client,
+        &app.settings.auth,
+        email,
+        PASSWORD,
+        "Test User",
+        role,
+    )
+    .await
+    .unwrap();
     serde_json::to_value(user).unwrap()
 }
 
 pub async fn login(app: &TestApp, email: &str, password: &str) -> (u16, Value) {
-    json(app.post_json("/api/v1/auth/login", &json!({"email": email, "password": password})).await).await
+    json(
+        app.post_json(
+            "/api/v1/auth/login",
+            &json!({"email": email, "password": password}),
+        )
+        .await,
+    )
+    .await
 }
 
 /// Signs in; returns (access token, refresh token).
@@ -32,7 +46,15 @@ pub async fn sign_in(app: &TestApp, email: &str) -> (String, String) {
 }
 
 pub async fn get_as(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
-    json(app.http.get(app.url(path)).bearer_auth(token).send().await.unwrap()).await
+    json(
+        app.http
+            .get(app.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
 }
 
 #[actix_web::test]
@@ -57,9 +79,15 @@ async fn a_new_user_receives_the_verification_mail_follows_it_and_logs_in() {
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["message"], "Please verify your email");
 
-    let mails = app.smtp().wait_for("ann@example.com", 1, Duration::from_secs(20)).await;
+    let mails = app
+        .smtp()
+        .wait_for("ann@example.com", 1, Duration::from_secs(20))
+        .await;
     assert_eq!(mails.len(), 1, "the verification mail arrives");
-    let prefix = format!("{}/api/v1/auth/verify-email/", app.settings.server.public_url);
+    let prefix = format!(
+        "{}/api/v1/auth/verify-email/",
+        app.settings.server.public_url
+    );
     let link = link_in(&mails[0], &prefix).expect("a verification link");
     let token = link.trim_start_matches(&prefix);
     let (status, body) = json(app.get(&format!("/api/v1/auth/verify-email/{token}")).await).await;
@@ -80,17 +108,28 @@ async fn a_new_user_receives_the_verification_mail_follows_it_and_logs_in() {
 async fn registration_refuses_bad_input_and_taken_emails() {
     let app = spawn_app().await;
     let (status, body) = json(
-        app.post_json("/api/v1/auth/register", &json!({"name": "", "email": "nope", "password": "short"}))
-            .await,
+        app.post_json(
+            "/api/v1/auth/register",
+            &json!({"name": "", "email": "nope", "password": "short"}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 400);
-    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
     assert_eq!(fields, ["name", "email", "password"]);
     let long = "x".repeat(73);
     let (status, body) = json(
-        app.post_json("/api/v1/auth/register", &json!({"name": "A", "email": "a@example.com", "password": long}))
-            .await,
+        app.post_json(
+            "/api/v1/auth/register",
+            &json!({"name": "A", "email": "a@example.com", "password": long}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 400, "over 72 bytes is refused, not truncated");
@@ -98,13 +137,24 @@ async fn registration_refuses_bad_input_and_taken_emails() {
 
     verified_user(&app, "taken@example.com", "user").await;
     let (status, body) = json(
-        app.post_json("/api/v1/auth/register", &json!({"name": "B", "email": "TAKEN@example.com", "password": PASSWORD}))
-            .await,
+        app.post_json(
+            "/api/v1/auth/register",
+            &json!({"name": "B", "email": "TAKEN@example.com", "password": PASSWORD}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["errors"][0]["field"], "email");
-    let count: i64 = app.db.get().await.unwrap().query_one("SELECT count(*) FROM users", &[]).await.unwrap().get(0);
+    let count: i64 = app
+        .db
+        .get()
+        .await
+        .unwrap()
+        .query_one("SELECT count(*) FROM users", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(count, 1);
 }
 
@@ -114,20 +164,37 @@ async fn the_third_wrong_password_locks_and_unknown_emails_answer_alike() {
     verified_user(&app, "known@example.com", "user").await;
     for email in ["known@example.com", "ghost@example.com"] {
         let (status, body) = login(&app, email, "wrong password").await;
-        assert_eq!((status, body["data"]["attemptsRemaining"].clone()), (401, json!(2)), "{email}");
+        assert_eq!(
+            (status, body["data"]["attemptsRemaining"].clone()),
+            (401, json!(2)),
+            "{email}"
+        );
         let (status, body) = login(&app, email, "wrong password").await;
-        assert_eq!((status, body["data"]["attemptsRemaining"].clone()), (401, json!(1)), "{email}");
+        assert_eq!(
+            (status, body["data"]["attemptsRemaining"].clone()),
+            (401, json!(1)),
+            "{email}"
+        );
         let response = app
-            .post_json("/api/v1/auth/login", &json!({"email": email, "password": "wrong password"}))
+            .post_json(
+                "/api/v1/auth/login",
+                &json!({"email": email, "password": "wrong password"}),
+            )
             .await;
         assert_eq!(response.headers()["retry-after"], "30");
         let (status, body) = json(response).await;
         assert_eq!(status, 429);
         assert_eq!(body["data"]["retryAfter"], 30);
-        assert_eq!(body["message"], "Too many failed attempts. Try again in 30 seconds");
+        assert_eq!(
+            body["message"],
+            "Too many failed attempts. Try again in 30 seconds"
+        );
     }
     let (status, body) = login(&app, "known@example.com", PASSWORD).await;
-    assert_eq!(status, 429, "the right password is refused while locked: {body}");
+    assert_eq!(
+        status, 429,
+        "the right password is refused while locked: {body}"
+    );
     assert!(body["data"]["retryAfter"].as_u64().unwrap() <= 30);
 }
 
@@ -152,7 +219,10 @@ async fn each_further_lockout_doubles_and_success_resets() {
     let (status, _) = login(&app, "known@example.com", PASSWORD).await;
     assert_eq!(status, 200);
     let (_, body) = login(&app, "known@example.com", "wrong password").await;
-    assert_eq!(body["data"]["attemptsRemaining"], 2, "success clears the record");
+    assert_eq!(
+        body["data"]["attemptsRemaining"], 2,
+        "success clears the record"
+    );
 }
 
 #[actix_web::test]
@@ -162,7 +232,13 @@ async fn refresh_rotates_and_a_reused_token_revokes_its_family() {
     let (_, first) = sign_in(&app, "r@example.com").await;
     let refresh = |token: String| {
         let app = &app;
-        async move { json(app.post_json("/api/v1/auth/refresh", &json!({"refreshToken": token})).await).await }
+        async move {
+            json(
+                app.post_json("/api/v1/auth/refresh", &json!({"refreshToken": token}))
+                    .await,
+            )
+            .await
+        }
     };
     let (status, body) = refresh(first.clone()).await;
     assert_eq!(status, 200, "{body}");
@@ -195,7 +271,11 @@ async fn logout_revokes_the_refresh_token() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let (status, _) = json(app.post_json("/api/v1/auth/refresh", &json!({"refreshToken": refresh})).await).await;
+    let (status, _) = json(
+        app.post_json("/api/v1/auth/refresh", &json!({"refreshToken": refresh}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 401);
 }
 
@@ -206,29 +286,67 @@ async fn forgot_and_reset_end_every_session() {
     verified_user(&app, "f@example.com", "user").await;
     let (access, refresh) = sign_in(&app, "f@example.com").await;
     for email in ["f@example.com", "nobody@example.com"] {
-        let (status, body) = json(app.post_json("/api/v1/auth/forgot-password", &json!({"email": email})).await).await;
+        let (status, body) = json(
+            app.post_json("/api/v1/auth/forgot-password", &json!({"email": email}))
+                .await,
+        )
+        .await;
         assert_eq!(status, 200);
-        assert_eq!(body["message"], "If that account exists, a reset link is on its way");
+        assert_eq!(
+            body["message"],
+            "If that account exists, a reset link is on its way"
+        );
     }
-    let mails = app.smtp().wait_for("f@example.com", 1, Duration::from_secs(20)).await;
+    let mails = app
+        .smtp()
+        .wait_for("f@example.com", 1, Duration::from_secs(20))
+        .await;
     let prefix = format!("{}/reset-password?token=", app.settings.server.public_url);
     let link = link_in(&mails[0], &prefix).expect("a reset link");
     let token = link.trim_start_matches(&prefix).to_owned();
 
-    let (status, _) = json(app.post_json("/api/v1/auth/reset-password", &json!({"token": "bogus", "password": "new password 1"})).await).await;
+    let (status, _) = json(
+        app.post_json(
+            "/api/v1/auth/reset-password",
+            &json!({"token": "bogus", "password": "new password 1"}),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, 400);
-    let (status, body) = json(app.post_json("/api/v1/auth/reset-password", &json!({"token": token, "password": "new password 1"})).await).await;
+    let (status, body) = json(
+        app.post_json(
+            "/api/v1/auth/reset-password",
+            &json!({"token": token, "password": "new password 1"}),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert!(body["data"].is_null(), "no automatic sign-in");
-    let (status, _) = json(app.post_json("/api/v1/auth/reset-password", &json!({"token": token, "password": "new password 2"})).await).await;
+    let (status, _) = json(
+        app.post_json(
+            "/api/v1/auth/reset-password",
+            &json!({"token": token, "password": "new password 2"}),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, 400, "single-use");
 
     assert_eq!(get_as(&app, "/api/v1/profile", &access).await.0, 401);
-    let (status, _) = json(app.post_json("/api/v1/auth/refresh", &json!({"refreshToken": refresh})).await).await;
+    let (status, _) = json(
+        app.post_json("/api/v1/auth/refresh", &json!({"refreshToken": refresh}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 401);
     assert_eq!(login(&app, "f@example.com", PASSWORD).await.0, 401);
     assert_eq!(login(&app, "f@example.com", "new password 1").await.0, 200);
-    let notices = app.smtp().wait_for("f@example.com", 2, Duration::from_secs(20)).await;
+    let notices = app
+        .smtp()
+        .wait_for("f@example.com", 2, Duration::from_secs(20))
+        .await;
     assert!(notices[1].contains("Your password was changed"));
     assert!(app.smtp().messages_to("nobody@example.com").is_empty());
 }
@@ -263,8 +381,11 @@ async fn a_worker_killed_during_a_send_and_restarted_delivers_the_mail_once() {
     std::fs::write(&app.smtp().stall_file, b"stall").unwrap();
     app.start_worker();
     let (status, _) = json(
-        app.post_json("/api/v1/auth/register", &json!({"name": "Kim", "email": "kim@example.com", "password": PASSWORD}))
-            .await,
+        app.post_json(
+            "/api/v1/auth/register",
+            &json!({"name": "Kim", "email": "kim@example.com", "password": PASSWORD}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 201);
@@ -272,7 +393,11 @@ async fn a_worker_killed_during_a_send_and_restarted_delivers_the_mail_once() {
     // Wait until the worker has claimed the mail and is stuck mid-conversation with the server.
     let mut claimed = false;
     for _ in 0..200 {
-        let attempts: i32 = client.query_one("SELECT attempts FROM mails", &[]).await.unwrap().get(0);
+        let attempts: i32 = client
+            .query_one("SELECT attempts FROM mails", &[])
+            .await
+            .unwrap()
+            .get(0);
         if attempts == 1 {
             claimed = true;
             break;
@@ -286,11 +411,22 @@ async fn a_worker_killed_during_a_send_and_restarted_delivers_the_mail_once() {
     assert!(app.smtp().messages_to("kim@example.com").is_empty());
 
     app.start_worker();
-    let mails = app.smtp().wait_for("kim@example.com", 1, Duration::from_secs(30)).await;
+    let mails = app
+        .smtp()
+        .wait_for("kim@example.com", 1, Duration::from_secs(30))
+        .await;
     assert_eq!(mails.len(), 1);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(app.smtp().messages_to("kim@example.com").len(), 1, "delivered once");
-    let status: String = client.query_one("SELECT status FROM mails", &[]).await.unwrap().get(0);
+    assert_eq!(
+        app.smtp().messages_to("kim@example.com").len(),
+        1,
+        "delivered once"
+    );
+    let status: String = client
+        .query_one("SELECT status FROM mails", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(status, "sent");
 }
 
@@ -305,8 +441,11 @@ async fn a_mail_that_keeps_failing_is_kept_as_failed() {
     .await;
     app.start_worker();
     let (status, _) = json(
-        app.post_json("/api/v1/auth/register", &json!({"name": "Lee", "email": "lee@example.com", "password": PASSWORD}))
-            .await,
+        app.post_json(
+            "/api/v1/auth/register",
+            &json!({"name": "Lee", "email": "lee@example.com", "password": PASSWORD}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 201);
@@ -325,5 +464,7 @@ async fn a_mail_that_keeps_failing_is_kept_as_failed() {
     }
     let row = row.expect("the mail ends as failed");
     assert_eq!(row.get::<_, i32>(1), 2);
-    assert!(row.get::<_, Option<String>>(2).is_some_and(|error| !error.is_empty()));
+    assert!(row
+        .get::<_, Option<String>>(2)
+        .is_some_and(|error| !error.is_empty()));
 }

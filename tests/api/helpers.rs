@@ -15,7 +15,6 @@ use crate::services::{fresh_database, services};
 
 pub struct TestApp {
     pub address: String,
-    pub port: u16,
     pub settings: Settings,
     pub db: Pool,
     pub http: reqwest::Client,
@@ -71,7 +70,6 @@ async fn start(settings: Settings, smtp: Option<SmtpSink>) -> TestApp {
     let db = hub::db::connect(&settings.database.url, 2).expect("a pool for assertions");
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
-        port,
         settings,
         db,
         http: reqwest::Client::builder()
@@ -94,21 +92,47 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.http.post(self.url(path)).json(body).send().await.expect("POST")
+        self.http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
     }
 
     /// Environment that makes `hub worker` (or any `hub` command) use this app's services.
     pub fn hub_env(&self) -> Vec<(String, String)> {
         let mut env = vec![
             ("HUB_ENV".to_owned(), "test".to_owned()),
-            ("HUB_CONFIG_DIR".to_owned(), config_dir().display().to_string()),
-            ("DATABASE_URL".to_owned(), self.settings.database.url.clone()),
+            (
+                "HUB_CONFIG_DIR".to_owned(),
+                config_dir().display().to_string(),
+            ),
+            (
+                "DATABASE_URL".to_owned(),
+                self.settings.database.url.clone(),
+            ),
             ("REDIS_URL".to_owned(), self.settings.redis.url.clone()),
-            ("HUB__REDIS__NAMESPACE".to_owned(), self.settings.redis.namespace.clone()),
-            ("HUB__MAIL__DIR".to_owned(), self.settings.mail.dir.display().to_string()),
-            ("HUB__SMTP__HOST".to_owned(), self.settings.smtp.host.clone()),
-            ("HUB__SMTP__PORT".to_owned(), self.settings.smtp.port.to_string()),
-            ("HUB__MAIL__MAX_ATTEMPTS".to_owned(), self.settings.mail.max_attempts.to_string()),
+            (
+                "HUB__REDIS__NAMESPACE".to_owned(),
+                self.settings.redis.namespace.clone(),
+            ),
+            (
+                "HUB__MAIL__DIR".to_owned(),
+                self.settings.mail.dir.display().to_string(),
+            ),
+            (
+                "HUB__SMTP__HOST".to_owned(),
+                self.settings.smtp.host.clone(),
+            ),
+            (
+                "HUB__SMTP__PORT".to_owned(),
+                self.settings.smtp.port.to_string(),
+            ),
+            (
+                "HUB__MAIL__MAX_ATTEMPTS".to_owned(),
+                self.settings.mail.max_attempts.to_string(),
+            ),
         ];
         env.retain(|(_, value)| !value.is_empty());
         env
@@ -146,7 +170,9 @@ impl TestApp {
     }
 
     pub fn smtp(&self) -> &SmtpSink {
-        self.smtp.as_ref().expect("spawned with spawn_app_with_smtp")
+        self.smtp
+            .as_ref()
+            .expect("spawned with spawn_app_with_smtp")
     }
 }
 
@@ -209,7 +235,11 @@ impl SmtpSink {
         let needle = format!("To: {address}");
         self.messages()
             .into_iter()
-            .filter(|message| message.lines().any(|line| line.eq_ignore_ascii_case(&needle)))
+            .filter(|message| {
+                message
+                    .lines()
+                    .any(|line| line.eq_ignore_ascii_case(&needle))
+            })
             .collect()
     }
 
@@ -228,7 +258,10 @@ impl SmtpSink {
 
 /// The first link under `prefix` in a mail (quoted-printable soft breaks undone).
 pub fn link_in(message: &str, prefix: &str) -> Option<String> {
-    let text = message.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
+    let text = message
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
     let start = text.find(prefix)?;
     let link: String = text[start..]
         .chars()

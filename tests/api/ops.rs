@@ -33,7 +33,14 @@ fn free_port() -> u16 {
 
 fn redis_server(port: u16) -> tokio::process::Child {
     tokio::process::Command::new("redis-server")
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", ""])
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+        ])
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -77,9 +84,18 @@ async fn ready_is_503_naming_redis_while_redis_is_down_and_recovers() {
 async fn ready_is_503_naming_postgres_when_its_database_is_gone() {
     let app = spawn_app().await;
     wait_for_ready(&app, 200).await;
-    let database = app.settings.database.url.rsplit('/').next().unwrap().to_owned();
+    let database = app
+        .settings
+        .database
+        .url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
     let admin_url = app.settings.database.url.replace(&database, "postgres");
-    let (admin, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await.unwrap();
+    let (admin, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
     actix_web::rt::spawn(connection);
     admin
         .batch_execute(&format!("DROP DATABASE {database} WITH (FORCE)"))
@@ -98,8 +114,14 @@ async fn metrics_count_requests_by_route_and_status() {
     let response = app.get("/metrics").await;
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
-    assert!(text.contains(r#"hub_http_requests_total{route="/health",status="200"} 1"#), "{text}");
-    assert!(text.contains(r#"hub_http_requests_total{route="unmatched",status="404"} 1"#), "{text}");
+    assert!(
+        text.contains(r#"hub_http_requests_total{route="/health",status="200"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"hub_http_requests_total{route="unmatched",status="404"} 1"#),
+        "{text}"
+    );
     assert!(text.contains("hub_http_request_duration_seconds_bucket"));
     assert!(text.contains("hub_websocket_sessions_open"));
     assert!(text.contains("hub_jobs_total"));
@@ -110,11 +132,22 @@ async fn create_user_makes_a_verified_owner_and_refuses_bad_input() {
     let app = spawn_app().await;
     let output = app
         .hub_command(&[
-            "create-user", "--email", " Boss@Example.com ", "--password", "correct horse",
-            "--name", "The Boss", "--role", "owner",
+            "create-user",
+            "--email",
+            " Boss@Example.com ",
+            "--password",
+            "correct horse",
+            "--name",
+            "The Boss",
+            "--role",
+            "owner",
         ])
         .await;
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let client = app.db.get().await.unwrap();
     let row = client
         .query_one(
@@ -129,8 +162,15 @@ async fn create_user_makes_a_verified_owner_and_refuses_bad_input() {
 
     let duplicate = app
         .hub_command(&[
-            "create-user", "--email", "boss@example.com", "--password", "another one",
-            "--name", "Twin", "--role", "owner",
+            "create-user",
+            "--email",
+            "boss@example.com",
+            "--password",
+            "another one",
+            "--name",
+            "Twin",
+            "--role",
+            "owner",
         ])
         .await;
     assert!(!duplicate.status.success());
@@ -138,12 +178,23 @@ async fn create_user_makes_a_verified_owner_and_refuses_bad_input() {
 
     let bad_role = app
         .hub_command(&[
-            "create-user", "--email", "x@example.com", "--password", "password1",
-            "--name", "X", "--role", "emperor",
+            "create-user",
+            "--email",
+            "x@example.com",
+            "--password",
+            "password1",
+            "--name",
+            "X",
+            "--role",
+            "emperor",
         ])
         .await;
     assert!(!bad_role.status.success());
-    let count: i64 = client.query_one("SELECT count(*) FROM users", &[]).await.unwrap().get(0);
+    let count: i64 = client
+        .query_one("SELECT count(*) FROM users", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(count, 1);
 }
 
@@ -177,7 +228,10 @@ async fn the_worker_is_a_process_of_its_own_that_sweeps_due_mail() {
         .unwrap();
     let pid = app.start_worker();
     assert_ne!(pid, std::process::id());
-    let messages = app.smtp().wait_for("lost@example.com", 1, Duration::from_secs(20)).await;
+    let messages = app
+        .smtp()
+        .wait_for("lost@example.com", 1, Duration::from_secs(20))
+        .await;
     assert_eq!(messages.len(), 1);
     assert!(messages[0].contains("Found by the sweep"));
     let status: String = client

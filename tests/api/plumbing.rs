@@ -10,7 +10,10 @@ const LOGIN: &str = "/api/v1/auth/login";
 
 fn assert_failure_envelope(body: &serde_json::Value) {
     assert_eq!(body["success"], false, "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
 }
 
 #[actix_web::test]
@@ -88,7 +91,11 @@ async fn every_response_carries_a_request_id_and_security_headers() {
         app.post_json(LOGIN, &json!({})).await,
     ] {
         let headers = response.headers();
-        let id = headers.get("x-request-id").expect("x-request-id").to_str().unwrap();
+        let id = headers
+            .get("x-request-id")
+            .expect("x-request-id")
+            .to_str()
+            .unwrap();
         assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
         assert_eq!(headers["x-content-type-options"], "nosniff");
         assert_eq!(headers["x-frame-options"], "DENY");
@@ -123,7 +130,10 @@ async fn cors_allows_the_configured_origin_only() {
         .send()
         .await
         .unwrap();
-    assert_eq!(allowed.headers()["access-control-allow-origin"], "http://dashboard.example");
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "http://dashboard.example"
+    );
     let refused = app
         .http
         .get(app.url("/health"))
@@ -131,7 +141,9 @@ async fn cors_allows_the_configured_origin_only() {
         .send()
         .await
         .unwrap();
-    assert!(!refused.headers().contains_key("access-control-allow-origin"));
+    assert!(!refused
+        .headers()
+        .contains_key("access-control-allow-origin"));
 }
 
 #[actix_web::test]
@@ -155,12 +167,26 @@ async fn the_auth_budget_answers_429_with_retry_after() {
     .await;
     for n in 0..3 {
         // Different emails, so the per-email lockout does not answer first.
-        let response = app.post_json(LOGIN, &json!({"email": format!("a{n}@example.com"), "password": "whatever1"})).await;
+        let response = app
+            .post_json(
+                LOGIN,
+                &json!({"email": format!("a{n}@example.com"), "password": "whatever1"}),
+            )
+            .await;
         assert_ne!(response.status(), 429);
     }
-    let response = app.post_json(LOGIN, &json!({"email": "b@example.com", "password": "whatever1"})).await;
+    let response = app
+        .post_json(
+            LOGIN,
+            &json!({"email": "b@example.com", "password": "whatever1"}),
+        )
+        .await;
     assert_eq!(response.status(), 429);
-    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry_after), "{retry_after}");
     assert!(response.headers().contains_key("x-request-id"));
     let (_, body) = json(response).await;
@@ -174,7 +200,8 @@ async fn the_auth_budget_answers_429_with_retry_after() {
 async fn published_events_land_on_the_stream_in_order() {
     let app = spawn_app().await;
     let redis = hub::redis_client::connect(&app.settings.redis).unwrap();
-    let publisher = hub::events::EventPublisher::new(redis.clone(), &app.settings.redis.namespace, 100);
+    let publisher =
+        hub::events::EventPublisher::new(redis.clone(), &app.settings.redis.namespace, 100);
     let mut ids = Vec::new();
     for n in 0..5 {
         let event = hub_actors::Event::new("domains", "domain:updated", json!({"n": n}));
@@ -205,5 +232,8 @@ async fn published_events_land_on_the_stream_in_order() {
     assert_eq!(seen, expected);
     let topic: String = entries.ids[0].get("topic").unwrap();
     let name: String = entries.ids[0].get("event").unwrap();
-    assert_eq!((topic.as_str(), name.as_str()), ("domains", "domain:updated"));
+    assert_eq!(
+        (topic.as_str(), name.as_str()),
+        ("domains", "domain:updated")
+    );
 }

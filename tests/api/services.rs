@@ -102,7 +102,10 @@ async fn prepare_template(url: &str) -> String {
             format!("DROP DATABASE IF EXISTS {building}"),
             format!("CREATE DATABASE {building}"),
         ] {
-            client.batch_execute(&statement).await.expect("creating the template");
+            client
+                .batch_execute(&statement)
+                .await
+                .expect("creating the template");
         }
         {
             let (mut template_client, connection) =
@@ -110,7 +113,9 @@ async fn prepare_template(url: &str) -> String {
                     .await
                     .expect("connecting to the template");
             let handle = tokio::spawn(connection);
-            hub::db::migrate(&mut template_client).await.expect("migrating the template");
+            hub::db::migrate(&mut template_client)
+                .await
+                .expect("migrating the template");
             drop(template_client);
             let _ = handle.await;
         }
@@ -125,9 +130,15 @@ async fn prepare_template(url: &str) -> String {
 /// Test databases are named `hub_t_<unix seconds>_<random>`; those over two hours old are from
 /// finished runs.
 async fn drop_stale_test_databases(client: &tokio_postgres::Client) {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
     let rows = client
-        .query("SELECT datname FROM pg_database WHERE datname LIKE 'hub_t_%'", &[])
+        .query(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'hub_t_%'",
+            &[],
+        )
         .await
         .unwrap_or_default();
     for row in rows {
@@ -148,13 +159,19 @@ async fn drop_stale_test_databases(client: &tokio_postgres::Client) {
 /// A fresh database for one test; returns its URL.
 pub async fn fresh_database() -> String {
     let services = services();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
     let name = format!("hub_t_{now}_{}", uuid::Uuid::new_v4().simple());
     let client = admin(&services.postgres_url).await;
     let mut wait = Duration::from_millis(50);
     for _ in 0..20 {
         match client
-            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {}", services.template))
+            .batch_execute(&format!(
+                "CREATE DATABASE {name} TEMPLATE {}",
+                services.template
+            ))
             .await
         {
             Ok(()) => return services.postgres_url.replace("{db}", &name),
@@ -165,5 +182,8 @@ pub async fn fresh_database() -> String {
             }
         }
     }
-    panic!("could not create a test database from {}", services.template);
+    panic!(
+        "could not create a test database from {}",
+        services.template
+    );
 }

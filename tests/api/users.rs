@@ -5,8 +5,23 @@ use serde_json::json;
 use crate::auth::{get_as, sign_in, verified_user};
 use crate::helpers::{json, spawn_app, TestApp};
 
-async fn send(app: &TestApp, method: reqwest::Method, path: &str, token: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-    json(app.http.request(method, app.url(path)).bearer_auth(token).json(&body).send().await.unwrap()).await
+async fn send(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    json(
+        app.http
+            .request(method, app.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
 }
 
 #[actix_web::test]
@@ -14,10 +29,24 @@ async fn a_user_edits_their_profile_but_cannot_administer() {
     let app = spawn_app().await;
     verified_user(&app, "u@example.com", "user").await;
     let (token, _) = sign_in(&app, "u@example.com").await;
-    let (status, body) = send(&app, reqwest::Method::PUT, "/api/v1/profile", &token, json!({"name": "New Name", "phone": "0812345678"})).await;
+    let (status, body) = send(
+        &app,
+        reqwest::Method::PUT,
+        "/api/v1/profile",
+        &token,
+        json!({"name": "New Name", "phone": "0812345678"}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["user"]["name"], "New Name");
-    let (status, _) = send(&app, reqwest::Method::PUT, "/api/v1/profile", &token, json!({"name": ""})).await;
+    let (status, _) = send(
+        &app,
+        reqwest::Method::PUT,
+        "/api/v1/profile",
+        &token,
+        json!({"name": ""}),
+    )
+    .await;
     assert_eq!(status, 400);
     assert_eq!(get_as(&app, "/api/v1/users", &token).await.0, 403);
     assert_eq!(app.get("/api/v1/profile").await.status(), 401);
@@ -51,22 +80,89 @@ async fn admins_manage_users_within_the_role_rules() {
     assert_eq!(body["data"]["items"][0]["email"], "admin@example.com");
     let (status, body) = get_as(&app, "/api/v1/users?search=made", &admin_token).await;
     assert_eq!((status, body["data"]["total"].clone()), (200, json!(1)));
-    assert_eq!(get_as(&app, "/api/v1/users?limit=101", &admin_token).await.0, 400);
+    assert_eq!(
+        get_as(&app, "/api/v1/users?limit=101", &admin_token)
+            .await
+            .0,
+        400
+    );
 
     let owner_path = format!("/api/v1/users/{}", owner["id"].as_str().unwrap());
     let admin_path = format!("/api/v1/users/{}", admin["id"].as_str().unwrap());
     let made_path = format!("/api/v1/users/{made}");
     let put = reqwest::Method::PUT;
     let delete = reqwest::Method::DELETE;
-    assert_eq!(send(&app, put.clone(), &owner_path, &admin_token, json!({"disabled": true})).await.0, 403, "only an owner touches an owner");
-    assert_eq!(send(&app, delete.clone(), &owner_path, &admin_token, json!({})).await.0, 403);
-    assert_eq!(send(&app, put.clone(), &admin_path, &admin_token, json!({"role": "user"})).await.0, 403, "nobody demotes themself");
-    assert_eq!(send(&app, delete.clone(), &admin_path, &admin_token, json!({})).await.0, 403, "nobody deletes themself");
-    assert_eq!(send(&app, put.clone(), &made_path, &admin_token, json!({"role": "owner"})).await.0, 403);
-    let (status, body) = send(&app, put, &made_path, &admin_token, json!({"role": "admin", "name": "Promoted"})).await;
+    assert_eq!(
+        send(
+            &app,
+            put.clone(),
+            &owner_path,
+            &admin_token,
+            json!({"disabled": true})
+        )
+        .await
+        .0,
+        403,
+        "only an owner touches an owner"
+    );
+    assert_eq!(
+        send(&app, delete.clone(), &owner_path, &admin_token, json!({}))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        send(
+            &app,
+            put.clone(),
+            &admin_path,
+            &admin_token,
+            json!({"role": "user"})
+        )
+        .await
+        .0,
+        403,
+        "nobody demotes themself"
+    );
+    assert_eq!(
+        send(&app, delete.clone(), &admin_path, &admin_token, json!({}))
+            .await
+            .0,
+        403,
+        "nobody deletes themself"
+    );
+    assert_eq!(
+        send(
+            &app,
+            put.clone(),
+            &made_path,
+            &admin_token,
+            json!({"role": "owner"})
+        )
+        .await
+        .0,
+        403
+    );
+    let (status, body) = send(
+        &app,
+        put,
+        &made_path,
+        &admin_token,
+        json!({"role": "admin", "name": "Promoted"}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["user"]["role"], "admin");
-    assert_eq!(get_as(&app, "/api/v1/users/00000000-0000-0000-0000-000000000000", &admin_token).await.0, 404);
+    assert_eq!(
+        get_as(
+            &app,
+            "/api/v1/users/00000000-0000-0000-0000-000000000000",
+            &admin_token
+        )
+        .await
+        .0,
+        404
+    );
 }
 
 #[actix_web::test]
@@ -81,10 +177,32 @@ async fn a_deleted_or_disabled_users_token_fails_at_once() {
     assert_eq!(get_as(&app, "/api/v1/profile", &gone_token).await.0, 200);
 
     let path = format!("/api/v1/users/{}", gone["id"].as_str().unwrap());
-    assert_eq!(send(&app, reqwest::Method::DELETE, &path, &admin_token, json!({})).await.0, 200);
+    assert_eq!(
+        send(
+            &app,
+            reqwest::Method::DELETE,
+            &path,
+            &admin_token,
+            json!({})
+        )
+        .await
+        .0,
+        200
+    );
     assert_eq!(get_as(&app, "/api/v1/profile", &gone_token).await.0, 401);
 
     let path = format!("/api/v1/users/{}", off["id"].as_str().unwrap());
-    assert_eq!(send(&app, reqwest::Method::PUT, &path, &admin_token, json!({"disabled": true})).await.0, 200);
+    assert_eq!(
+        send(
+            &app,
+            reqwest::Method::PUT,
+            &path,
+            &admin_token,
+            json!({"disabled": true})
+        )
+        .await
+        .0,
+        200
+    );
     assert_eq!(get_as(&app, "/api/v1/profile", &off_token).await.0, 401);
 }
