@@ -61,9 +61,14 @@ async fn register(
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
     let user = users::insert(&tx, &name, &email, phone.as_deref(), &hash).await?;
-    let token = store::create_email_token(&tx, user.id, Purpose::VerifyEmail).await?;
-    let letter = mails::verification(&state.settings.server.public_url, &user.name, &token);
-    let mail_id = outbox::queue_mail(&tx, &letter.to(&user.email)).await?;
+    let mail_id = mail_token(
+        &tx,
+        &state,
+        &user,
+        Purpose::VerifyEmail,
+        mails::verification,
+    )
+    .await?;
     tx.commit().await?;
     outbox::wake(&state.queues, mail_id).await;
     crate::users::publish(&state, "user:created", &user).await;
@@ -71,6 +76,20 @@ async fn register(
         "Registered. Check your mail to verify your email address",
         json!({ "user": user }),
     ))
+}
+
+/// Creates a single-use token for `user` and queues the mail `letter` writes around it; returns
+/// the mail's id, to wake after commit.
+async fn mail_token(
+    tx: &impl deadpool_postgres::GenericClient,
+    state: &AppState,
+    user: &crate::users::User,
+    purpose: Purpose,
+    letter: fn(&str, &str, &str) -> mails::Letter,
+) -> AppResult<uuid::Uuid> {
+    let token = store::create_email_token(tx, user.id, purpose).await?;
+    let letter = letter(&state.settings.server.public_url, &user.name, &token);
+    outbox::queue_mail(tx, &letter.to(&user.email)).await
 }
 
 #[get("/verify-email/{token}")]
@@ -111,9 +130,16 @@ async fn resend_verification(
     let mut mail_id = None;
     if let Some(user) = users::find_by_email(&tx, &email).await? {
         if !user.email_verified {
-            let token = store::create_email_token(&tx, user.id, Purpose::VerifyEmail).await?;
-            let letter = mails::verification(&state.settings.server.public_url, &user.name, &token);
-            mail_id = Some(outbox::queue_mail(&tx, &letter.to(&user.email)).await?);
+            mail_id = Some(
+                mail_token(
+                    &tx,
+                    &state,
+                    &user,
+                    Purpose::VerifyEmail,
+                    mails::verification,
+                )
+                .await?,
+            );
         }
     }
     tx.commit().await?;
@@ -258,9 +284,16 @@ async fn forgot_password(
     let tx = client.transaction().await?;
     let mut mail_id = None;
     if let Some(user) = users::find_by_email(&tx, &email).await? {
-        let token = store::create_email_token(&tx, user.id, Purpose::ResetPassword).await?;
-        let letter = mails::password_reset(&state.settings.server.public_url, &user.name, &token);
-        mail_id = Some(outbox::queue_mail(&tx, &letter.to(&user.email)).await?);
+        mail_id = Some(
+            mail_token(
+                &tx,
+                &state,
+                &user,
+                Purpose::ResetPassword,
+                mails::password_reset,
+            )
+            .await?,
+        );
     }
     tx.commit().await?;
     if let Some(mail_id) = mail_id {
