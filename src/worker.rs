@@ -83,15 +83,17 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         }
     };
 
-    let email = WorkerBuilder::new(worker_name(queue::EMAIL))
-        .backend(
-            storage_for::<SendEmail>(redis.clone(), &namespace, queue::EMAIL, tuning)
-                .poll_with_interval(tuning.poll_interval),
-        )
-        .data(state.clone())
-        .concurrency(tuning.concurrency)
-        .build(email_job)
-        .run_until(stopped());
+    let email = supervise(queue::EMAIL, stopped.clone(), || {
+        WorkerBuilder::new(worker_name(queue::EMAIL))
+            .backend(
+                storage_for::<SendEmail>(redis.clone(), &namespace, queue::EMAIL, tuning)
+                    .poll_with_interval(tuning.poll_interval),
+            )
+            .data(state.clone())
+            .concurrency(tuning.concurrency)
+            .build(email_job)
+            .run_until(stopped())
+    });
 
     tracing::info!(queues = ?queue::ALL, "worker started");
     let housekeeping = housekeeping(state.clone(), stopped());
@@ -100,9 +102,30 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         tracing::info!("worker stopping");
         let _ = stop_tx.send(true);
     };
-    let (email, (), ()) = tokio::join!(email, housekeeping, signal);
-    email.map_err(|error| anyhow::anyhow!("email worker: {error}"))?;
+    tokio::join!(email, housekeeping, signal);
     Ok(())
+}
+
+/// Runs a worker until the stop signal, rebuilding it after any error: an apalis-redis 1.0 worker
+/// stops for good on a Redis error (a restart, a timeout, a lost heartbeat registration).
+async fn supervise<Stop, StopFuture, Make, Run, E>(queue: &str, stopped: Stop, make: Make)
+where
+    Stop: Fn() -> StopFuture,
+    StopFuture: std::future::Future,
+    Make: Fn() -> Run,
+    Run: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    loop {
+        match make().await {
+            Ok(()) => return,
+            Err(error) => tracing::warn!(queue, %error, "worker failed; restarting in 1 s"),
+        }
+        tokio::select! {
+            _ = stopped() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
 }
 
 /// The sweep (every `worker.sweep_interval`) and the vacuum (every `worker.vacuum_interval`).
@@ -140,7 +163,9 @@ async fn vacuum_once(state: &WorkerState) {
     let namespace = &state.settings.redis.namespace;
     let tuning = tuning(&state.settings);
     let mut email = storage_for::<SendEmail>(state.redis.clone(), namespace, queue::EMAIL, tuning);
-    match email.vacuum().await {
+    // Only jobs finished an hour ago: plain `vacuum()` also removes a failed job awaiting its
+    // retry, and the worker that then fetches the missing id stops.
+    match email.vacuum_before(Duration::from_secs(3600)).await {
         Ok(removed) => tracing::debug!(removed, queue = queue::EMAIL, "vacuum"),
         Err(error) => tracing::warn!(%error, queue = queue::EMAIL, "vacuum"),
     }
