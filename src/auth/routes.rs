@@ -14,8 +14,8 @@ use crate::http::envelope;
 use crate::http::validation::Validation;
 use crate::mail::outbox;
 use crate::state::AppState;
-use crate::users::store as users;
 use crate::users::types::{parse_phone, Email, Password, PersonName};
+use crate::users::{store as users, User};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -83,13 +83,38 @@ async fn register(
 async fn mail_token(
     tx: &impl deadpool_postgres::GenericClient,
     state: &AppState,
-    user: &crate::users::User,
+    user: &User,
     purpose: Purpose,
     letter: fn(&str, &str, &str) -> mails::Letter,
 ) -> AppResult<uuid::Uuid> {
     let token = store::create_email_token(tx, user.id, purpose).await?;
     let letter = letter(&state.settings.server.public_url, &user.name, &token);
     outbox::queue_mail(tx, &letter.to(&user.email)).await
+}
+
+/// Mails a token to the account with `email` when there is one and `wanted` holds; does nothing
+/// otherwise, so the caller's answer cannot reveal which accounts exist.
+async fn mail_token_if_known(
+    state: &AppState,
+    email: &Email,
+    wanted: impl Fn(&User) -> bool,
+    purpose: Purpose,
+    letter: fn(&str, &str, &str) -> mails::Letter,
+) -> AppResult<()> {
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let mut mail_id = None;
+    if let Some(user) = users::find_by_email(&tx, email)
+        .await?
+        .filter(|user| wanted(user))
+    {
+        mail_id = Some(mail_token(&tx, state, &user, purpose, letter).await?);
+    }
+    tx.commit().await?;
+    if let Some(mail_id) = mail_id {
+        outbox::wake(&state.queues, mail_id).await;
+    }
+    Ok(())
 }
 
 #[get("/verify-email/{token}")]
@@ -125,27 +150,15 @@ async fn resend_verification(
     body: web::Json<EmailBody>,
 ) -> AppResult<HttpResponse> {
     let email = Email::parse(&body.email)?;
-    let mut client = state.db.get().await?;
-    let tx = client.transaction().await?;
-    let mut mail_id = None;
-    if let Some(user) = users::find_by_email(&tx, &email).await? {
-        if !user.email_verified {
-            mail_id = Some(
-                mail_token(
-                    &tx,
-                    &state,
-                    &user,
-                    Purpose::VerifyEmail,
-                    mails::verification,
-                )
-                .await?,
-            );
-        }
-    }
-    tx.commit().await?;
-    if let Some(mail_id) = mail_id {
-        outbox::wake(&state.queues, mail_id).await;
-    }
+    let wanted = |user: &User| !user.email_verified;
+    mail_token_if_known(
+        &state,
+        &email,
+        wanted,
+        Purpose::VerifyEmail,
+        mails::verification,
+    )
+    .await?;
     Ok(envelope::ok(
         "If that account exists and is not verified, a new link is on its way",
         json!(null),
@@ -280,25 +293,14 @@ async fn forgot_password(
     body: web::Json<EmailBody>,
 ) -> AppResult<HttpResponse> {
     let email = Email::parse(&body.email)?;
-    let mut client = state.db.get().await?;
-    let tx = client.transaction().await?;
-    let mut mail_id = None;
-    if let Some(user) = users::find_by_email(&tx, &email).await? {
-        mail_id = Some(
-            mail_token(
-                &tx,
-                &state,
-                &user,
-                Purpose::ResetPassword,
-                mails::password_reset,
-            )
-            .await?,
-        );
-    }
-    tx.commit().await?;
-    if let Some(mail_id) = mail_id {
-        outbox::wake(&state.queues, mail_id).await;
-    }
+    mail_token_if_known(
+        &state,
+        &email,
+        |_| true,
+        Purpose::ResetPassword,
+        mails::password_reset,
+    )
+    .await?;
     Ok(envelope::ok(
         "If that account exists, a reset link is on its way",
         json!(null),
