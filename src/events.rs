@@ -46,11 +46,41 @@ impl EventPublisher {
             .await
     }
 
+    /// Appends many events in one round trip, in order.
+    pub async fn publish_many(&self, events: &[Event]) -> redis::RedisResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for event in events {
+            let data = event.data.to_string();
+            pipe.xadd_maxlen(
+                &self.stream,
+                StreamMaxlen::Approx(self.history),
+                "*",
+                &[
+                    (FIELD_TOPIC, event.topic.as_str()),
+                    (FIELD_NAME, event.name.as_str()),
+                    (FIELD_DATA, data.as_str()),
+                ],
+            )
+            .ignore();
+        }
+        pipe.query_async(&mut self.redis.clone()).await
+    }
+
     /// Publishes after a commit where failing the request would be wrong (the change is made):
     /// a lost event is logged, and clients recover it by reloading over REST.
     pub async fn publish_logged(&self, event: Event) {
         if let Err(error) = self.publish(&event).await {
             tracing::error!(%error, topic = %event.topic, name = %event.name, "publishing event");
+        }
+    }
+
+    /// As [`publish_logged`](Self::publish_logged), for many events at once.
+    pub async fn publish_all_logged(&self, events: &[Event]) {
+        if let Err(error) = self.publish_many(events).await {
+            tracing::error!(%error, count = events.len(), "publishing events");
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod dev;
+pub mod domains;
 pub mod embedded;
 pub mod error;
 pub mod events;
@@ -13,6 +14,7 @@ pub mod http;
 pub mod mail;
 pub mod metrics;
 pub mod ops;
+pub mod realtime;
 pub mod redis_client;
 pub mod startup;
 pub mod state;
@@ -24,5 +26,7 @@ pub mod worker;
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.configure(ops::routes)
         .configure(auth::routes::routes)
-        .configure(users::routes::routes);
+        .configure(users::routes::routes)
+        .configure(domains::routes)
+        .configure(realtime::routes);
 }

@@ -4,16 +4,13 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     durations: HistogramVec,
-    pub sessions_open: IntGauge,
-    pub events_broadcast: IntCounter,
 }
 
 impl Metrics {
@@ -34,16 +31,9 @@ impl Metrics {
             &["route"],
         )
         .expect("static metric definition");
-        let sessions_open = IntGauge::new("websocket_sessions_open", "Open WebSocket sessions")
-            .expect("static metric definition");
-        let events_broadcast =
-            IntCounter::new("events_broadcast_total", "Events handed to the broadcaster")
-                .expect("static metric definition");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(durations.clone()),
-            Box::new(sessions_open.clone()),
-            Box::new(events_broadcast.clone()),
         ] {
             registry
                 .register(collector)
@@ -53,8 +43,6 @@ impl Metrics {
             registry,
             requests,
             durations,
-            sessions_open,
-            events_broadcast,
         }
     }
 
@@ -67,13 +55,19 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// The text exposition, followed by the job counters read from Redis.
-    pub fn render(&self, job_counts: &[(String, String, u64)]) -> String {
+    /// The text exposition, followed by the broadcaster's counters and the job counters read
+    /// from Redis.
+    pub fn render(&self, realtime: &hub_actors::Stats, job_counts: &[(String, String, u64)]) -> String {
         let mut buffer = Vec::new();
         if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
             tracing::error!(%error, "encoding metrics");
         }
         let mut text = String::from_utf8_lossy(&buffer).into_owned();
+        for (name, help, kind, value) in realtime.snapshot() {
+            text.push_str(&format!(
+                "# HELP hub_{name} {help}\n# TYPE hub_{name} {kind}\nhub_{name} {value}\n"
+            ));
+        }
         text.push_str(
             "# HELP hub_jobs_total Jobs by queue and outcome (enqueued, succeeded, failed)\n",
         );

@@ -83,5 +83,5 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     };
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render(&job_counts))
+        .body(state.metrics.render(&state.realtime.stats, &job_counts))
 }

@@ -9,6 +9,7 @@ use redis::aio::ConnectionManager;
 use crate::config::Settings;
 use crate::events::EventPublisher;
 use crate::metrics::Metrics;
+use crate::realtime::Realtime;
 
 pub struct AppState {
     pub settings: Arc<Settings>,
@@ -17,10 +18,12 @@ pub struct AppState {
     pub events: EventPublisher,
     pub queues: Queues,
     pub metrics: Arc<Metrics>,
+    pub realtime: Realtime,
 }
 
 impl AppState {
-    /// Connects to PostgreSQL and Redis as configured (both lazily: nothing is dialled yet).
+    /// Connects to PostgreSQL and Redis as configured (both lazily: nothing is dialled yet) and
+    /// starts the real-time layer; must run inside an actix system.
     pub fn connect(settings: Arc<Settings>) -> anyhow::Result<Self> {
         let db = crate::db::connect(&settings.database.url, settings.database.pool_size)?;
         let redis = crate::redis_client::connect(&settings.redis)?;
@@ -34,6 +37,7 @@ impl AppState {
             &settings.redis.namespace,
             crate::worker::tuning(&settings),
         );
+        let realtime = Realtime::start(&settings, redis.clone())?;
         Ok(AppState {
             settings,
             db,
@@ -41,6 +45,7 @@ impl AppState {
             events,
             queues,
             metrics: Arc::new(Metrics::new()),
+            realtime,
         })
     }
 }

@@ -8,7 +8,8 @@ use apalis::prelude::*;
 use apalis_core::backend::Vacuum;
 use deadpool_postgres::Pool;
 use hub_jobs::{
-    queue, record_outcome, storage_for, worker_name, Outcome, Queues, SendEmail, Tuning,
+    queue, record_outcome, storage_for, worker_name, IngestScan, Outcome, Queues, SendEmail,
+    Tuning,
 };
 use redis::aio::ConnectionManager;
 use tokio::sync::watch;
@@ -60,6 +61,25 @@ async fn email_job(job: SendEmail, state: Data<Shared>) -> Result<(), BoxDynErro
     outcome.map(|_| ()).map_err(Into::into)
 }
 
+async fn scan_job(job: IngestScan, state: Data<Shared>) -> Result<(), BoxDynError> {
+    let outcome = crate::domains::ingest::ingest(&state, &job).await;
+    let counted = match &outcome {
+        Ok(crate::domains::ingest::Ingested::Applied { changed }) => {
+            tracing::info!(batch_id = %job.batch_id, changed, "scan batch applied");
+            Some(Outcome::Succeeded)
+        }
+        Ok(crate::domains::ingest::Ingested::Skipped) => None,
+        Err(error) => {
+            tracing::warn!(batch_id = %job.batch_id, error = %format!("{error:#}"), "scan batch failed");
+            Some(Outcome::Failed)
+        }
+    };
+    if let Some(counted) = counted {
+        record_outcome(&state.redis, &state.settings.redis.namespace, queue::SCAN_INGEST, counted).await;
+    }
+    outcome.map(|_| ()).map_err(Into::into)
+}
+
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let settings = Arc::new(settings);
     let db = crate::db::connect(&settings.database.url, settings.database.pool_size)?;
@@ -95,6 +115,18 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             .run_until(stopped())
     });
 
+    let scans = supervise(queue::SCAN_INGEST, stopped.clone(), || {
+        WorkerBuilder::new(worker_name(queue::SCAN_INGEST))
+            .backend(
+                storage_for::<IngestScan>(redis.clone(), &namespace, queue::SCAN_INGEST, tuning)
+                    .poll_with_interval(tuning.poll_interval),
+            )
+            .data(state.clone())
+            .concurrency(tuning.concurrency)
+            .build(scan_job)
+            .run_until(stopped())
+    });
+
     tracing::info!(queues = ?queue::ALL, "worker started");
     let housekeeping = housekeeping(state.clone(), stopped());
     let signal = async {
@@ -102,7 +134,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         tracing::info!("worker stopping");
         let _ = stop_tx.send(true);
     };
-    tokio::join!(email, housekeeping, signal);
+    tokio::join!(email, scans, housekeeping, signal);
     Ok(())
 }
 
@@ -157,16 +189,33 @@ async fn sweep_once(state: &WorkerState) {
         Ok(count) => tracing::info!(count, "sweep: mails re-enqueued"),
         Err(error) => tracing::warn!(error = %format!("{error:#}"), "sweep: mails"),
     }
+    let grace = state.settings.worker.sweep_interval;
+    let lease = state.settings.checker.batch_lease;
+    match crate::domains::ingest::sweep(&client, &state.queues, grace, lease).await {
+        Ok(0) => {}
+        Ok(count) => tracing::info!(count, "sweep: scan batches re-enqueued"),
+        Err(error) => tracing::warn!(error = %format!("{error:#}"), "sweep: scan batches"),
+    }
 }
 
 async fn vacuum_once(state: &WorkerState) {
     let namespace = &state.settings.redis.namespace;
     let tuning = tuning(&state.settings);
-    let mut email = storage_for::<SendEmail>(state.redis.clone(), namespace, queue::EMAIL, tuning);
-    // Only jobs finished an hour ago: plain `vacuum()` also removes a failed job awaiting its
-    // retry, and the worker that then fetches the missing id stops.
-    match email.vacuum_before(Duration::from_secs(3600)).await {
-        Ok(removed) => tracing::debug!(removed, queue = queue::EMAIL, "vacuum"),
-        Err(error) => tracing::warn!(%error, queue = queue::EMAIL, "vacuum"),
+    let redis = state.redis.clone();
+    let email = storage_for::<SendEmail>(redis.clone(), namespace, queue::EMAIL, tuning);
+    let scans = storage_for::<IngestScan>(redis, namespace, queue::SCAN_INGEST, tuning);
+    vacuum_queue(queue::EMAIL, email).await;
+    vacuum_queue(queue::SCAN_INGEST, scans).await;
+}
+
+/// Removes jobs finished an hour ago: plain `vacuum()` also removes a failed job awaiting its
+/// retry, and the worker that then fetches the missing id stops.
+async fn vacuum_queue<J>(name: &str, mut storage: apalis_redis::RedisStorage<J>)
+where
+    apalis_redis::RedisStorage<J>: Vacuum,
+{
+    match storage.vacuum_before(Duration::from_secs(3600)).await {
+        Ok(removed) => tracing::debug!(removed, queue = name, "vacuum"),
+        Err(error) => tracing::warn!(%error, queue = name, "vacuum"),
     }
 }

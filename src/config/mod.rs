@@ -107,6 +107,9 @@ pub struct RateLimitSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct CheckerSettings {
     pub require_key: bool,
+    /// A scan batch held by a worker longer than this is taken to be lost and is queued again.
+    #[serde(with = "duration")]
+    pub batch_lease: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -23,6 +23,15 @@ impl Validation {
         }
     }
 
+    /// `Err` with every recorded field error, if there was one.
+    pub fn finish(self) -> Result<(), AppError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(self.into_error())
+        }
+    }
+
     pub fn into_error(self) -> AppError {
         let mut error = AppError::bad_request("Validation failed");
         error.errors = self.errors;

@@ -1,0 +1,168 @@
+//! `/api/v1/brands`: the brands domains belong to. Anyone signed in reads; admins change.
+
+use actix_web::{delete, get, post, put, web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+use tokio_postgres::error::SqlState;
+use deadpool_postgres::GenericClient;
+use uuid::Uuid;
+
+use super::model::Brand;
+use super::{announce, BRANDS};
+use crate::auth::{Admin, SignedIn};
+use crate::error::{AppError, AppResult};
+use crate::http::envelope;
+use crate::http::pagination::{Page, PageQuery, Paginated};
+use crate::http::validation::Validation;
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(list_brands)
+        .service(create_brand)
+        .service(update_brand)
+        .service(delete_brand);
+}
+
+#[derive(Deserialize)]
+struct BrandBody {
+    name: Option<String>,
+    code: Option<String>,
+}
+
+struct BrandFields {
+    name: Option<String>,
+    code: Option<String>,
+}
+
+fn text_field(field: &str, raw: &str, max: usize) -> AppResult<String> {
+    let value = raw.trim();
+    if value.is_empty() || value.chars().count() > max {
+        return Err(AppError::invalid(field, format!("{field} must be 1 to {max} characters")));
+    }
+    Ok(value.to_owned())
+}
+
+fn code_field(raw: &str) -> AppResult<String> {
+    let code = text_field("code", raw, 32)?;
+    if !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(AppError::invalid("code", "code may hold letters, digits, '-' and '_'"));
+    }
+    Ok(code)
+}
+
+/// A field that must be sent when `required`, parsed when sent.
+fn optional(
+    validation: &mut Validation,
+    name: &str,
+    value: Option<&str>,
+    required: bool,
+    parse: impl Fn(&str) -> AppResult<String>,
+) -> Option<String> {
+    match value {
+        Some(raw) => validation.check(parse(raw)),
+        None if required => validation.check(Err(AppError::invalid(name, format!("{name} is required")))),
+        None => None,
+    }
+}
+
+impl BrandBody {
+    /// Both fields when `required`, else whichever was sent.
+    fn parse(&self, required: bool) -> AppResult<BrandFields> {
+        let mut validation = Validation::new();
+        let name = optional(&mut validation, "name", self.name.as_deref(), required, |raw| {
+            text_field("name", raw, 100)
+        });
+        let code = optional(&mut validation, "code", self.code.as_deref(), required, code_field);
+        validation.finish()?;
+        Ok(BrandFields { name, code })
+    }
+}
+
+const COUNTS: &str = "SELECT b.*, count(d.id) AS total, \
+     count(d.id) FILTER (WHERE d.nawala_status = 'ada') AS ada, \
+     count(d.id) FILTER (WHERE d.nawala_status = 'tidak ada') AS tidak_ada, \
+     count(d.id) FILTER (WHERE d.id IS NOT NULL AND d.nawala_status IS NULL) AS unchecked \
+     FROM brands b LEFT JOIN domains d ON d.brand_id = b.id";
+
+pub async fn find(client: &impl GenericClient, id: Uuid) -> AppResult<Option<Brand>> {
+    let row = client.query_opt("SELECT * FROM brands WHERE id = $1", &[&id]).await?;
+    Ok(row.as_ref().map(Brand::from_row))
+}
+
+#[get("/api/v1/brands")]
+async fn list_brands(
+    state: web::Data<AppState>,
+    _: SignedIn,
+    query: web::Query<PageQuery>,
+) -> AppResult<HttpResponse> {
+    let page = Page::parse(&query)?;
+    let client = state.db.get().await?;
+    let sql = format!("{COUNTS} GROUP BY b.id ORDER BY b.name LIMIT $1 OFFSET $2");
+    let rows = client.query(&sql, &[&page.limit, &page.offset()]).await?;
+    let total: i64 = client.query_one("SELECT count(*) FROM brands", &[]).await?.get(0);
+    let brands: Vec<Brand> = rows.iter().map(Brand::with_counts).collect();
+    Ok(envelope::ok("Brands", Paginated::new(brands, page, total)))
+}
+
+#[post("/api/v1/brands")]
+async fn create_brand(
+    state: web::Data<AppState>,
+    _: Admin,
+    body: web::Json<BrandBody>,
+) -> AppResult<HttpResponse> {
+    let fields = body.parse(true)?;
+    let client = state.db.get().await?;
+    let row = client
+        .query_one(
+            "INSERT INTO brands (name, code) VALUES ($1, $2) RETURNING *",
+            &[&fields.name, &fields.code],
+        )
+        .await?;
+    let brand = Brand::from_row(&row);
+    announce(&state, BRANDS, "brand:created", &brand).await;
+    Ok(envelope::created("Brand created", json!({ "brand": brand })))
+}
+
+#[put("/api/v1/brands/{id}")]
+async fn update_brand(
+    state: web::Data<AppState>,
+    _: Admin,
+    id: web::Path<Uuid>,
+    body: web::Json<BrandBody>,
+) -> AppResult<HttpResponse> {
+    let fields = body.parse(false)?;
+    let client = state.db.get().await?;
+    let row = client
+        .query_opt(
+            "UPDATE brands SET name = COALESCE($2, name), code = COALESCE($3, code), \
+             updated_at = now() WHERE id = $1 RETURNING *",
+            &[&*id, &fields.name, &fields.code],
+        )
+        .await?
+        .ok_or_else(|| AppError::not_found("No such brand"))?;
+    let brand = Brand::from_row(&row);
+    announce(&state, BRANDS, "brand:updated", &brand).await;
+    Ok(envelope::ok("Brand updated", json!({ "brand": brand })))
+}
+
+#[delete("/api/v1/brands/{id}")]
+async fn delete_brand(
+    state: web::Data<AppState>,
+    _: Admin,
+    id: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
+    let client = state.db.get().await?;
+    let deleted = client
+        .query_opt("DELETE FROM brands WHERE id = $1 RETURNING *", &[&*id])
+        .await
+        .map_err(|error| match error.code() {
+            Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
+                AppError::conflict("This brand still has domains; move or delete them first")
+            }
+            _ => error.into(),
+        })?
+        .ok_or_else(|| AppError::not_found("No such brand"))?;
+    let brand = Brand::from_row(&deleted);
+    announce(&state, BRANDS, "brand:deleted", &brand).await;
+    Ok(envelope::ok("Brand deleted", json!({ "id": brand.id })))
+}

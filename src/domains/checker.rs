@@ -1,0 +1,167 @@
+//! The checker's side: its keys, and the two routes of seed 001 (`GET /api/urls`,
+//! `POST /api/urls/update`) in exactly the shapes the seed's checker reads and writes.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{get, post, web, FromRequest, HttpRequest, HttpResponse};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::model::NawalaStatus;
+use super::{nawala_updated, Nawala};
+use crate::auth::extractor::bearer;
+use crate::auth::secrets::digest;
+use crate::error::{AppError, AppResult};
+use crate::http::envelope;
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(list_urls).service(update_url);
+}
+
+/// A caller holding a live checker key.
+pub struct Checker;
+
+/// The caller of a seed route: a checker, or anyone when `checker.require_key` is off.
+pub struct SeedChecker;
+
+fn presented_key(req: &HttpRequest) -> Option<String> {
+    let header = req.headers().get("x-api-key").and_then(|value| value.to_str().ok());
+    header.or_else(|| bearer(req)).map(|key| key.trim().to_owned())
+}
+
+async fn check_key(state: &AppState, key: Option<String>) -> AppResult<()> {
+    let key = key.ok_or_else(|| AppError::unauthorized("A checker key is required"))?;
+    let client = state.db.get().await?;
+    // last_used_at is written at most once a minute, not on every request of a scan.
+    let used = client
+        .query_opt(
+            "WITH key AS (SELECT id FROM checker_keys WHERE key_hash = $1 AND revoked_at IS NULL), \
+             touched AS (UPDATE checker_keys SET last_used_at = now() WHERE id IN (SELECT id FROM key) \
+             AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')) \
+             SELECT id FROM key",
+            &[&digest(&key)],
+        )
+        .await?;
+    used.map(|_| ())
+        .ok_or_else(|| AppError::unauthorized("Unknown or revoked checker key"))
+}
+
+type Checked<T> = Pin<Box<dyn Future<Output = AppResult<T>>>>;
+
+fn extract<T: 'static>(req: &HttpRequest, open_when_allowed: bool, value: T) -> Checked<T> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let key = presented_key(req);
+    Box::pin(async move {
+        let state = state.ok_or_else(|| AppError::internal(anyhow::anyhow!("no app state")))?;
+        if !(open_when_allowed && !state.settings.checker.require_key) {
+            check_key(&state, key).await?;
+        }
+        Ok(value)
+    })
+}
+
+impl FromRequest for Checker {
+    type Error = AppError;
+    type Future = Checked<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        extract(req, false, Checker)
+    }
+}
+
+impl FromRequest for SeedChecker {
+    type Error = AppError;
+    type Future = Checked<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        extract(req, true, SeedChecker)
+    }
+}
+
+/// One entry of `GET /api/urls`, named as seed 001's checker reads it.
+#[derive(Serialize)]
+struct Url {
+    id: Uuid,
+    brand: String,
+    #[serde(rename = "Domain")]
+    domain: String,
+    noto: Option<String>,
+}
+
+#[get("/api/urls")]
+async fn list_urls(state: web::Data<AppState>, _: SeedChecker) -> AppResult<HttpResponse> {
+    let client = state.db.get().await?;
+    let rows = client
+        .query(
+            "SELECT d.id, b.name, d.domain, d.note FROM domains d JOIN brands b ON b.id = d.brand_id \
+             ORDER BY d.created_at, d.id",
+            &[],
+        )
+        .await?;
+    let urls: Vec<Url> = rows
+        .iter()
+        .map(|row| Url {
+            id: row.get(0),
+            brand: row.get(1),
+            domain: row.get(2),
+            noto: row.get(3),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(urls))
+}
+
+#[derive(Deserialize)]
+struct ScanResult {
+    status: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateBody {
+    id: Option<String>,
+    scan_result: Option<ScanResult>,
+}
+
+#[post("/api/urls/update")]
+async fn update_url(
+    state: web::Data<AppState>,
+    _: SeedChecker,
+    body: web::Json<UpdateBody>,
+) -> AppResult<HttpResponse> {
+    let reported = body.scan_result.as_ref().and_then(|result| result.status.as_deref());
+    let status = match reported {
+        Some(text @ ("blocked" | "accessible")) => NawalaStatus::parse(text),
+        _ => None,
+    }
+    .ok_or_else(|| AppError::invalid("scanResult.status", "status is \"blocked\" or \"accessible\""))?;
+    let id = body
+        .id
+        .as_deref()
+        .ok_or_else(|| AppError::invalid("id", "id is required"))?;
+    let unknown = || AppError::not_found("No domain has this id");
+    let id = Uuid::parse_str(id).map_err(|_| unknown())?;
+    let checked_at = Utc::now();
+    let blocked_id = format!("scan_{}", checked_at.timestamp_millis());
+    let reported = reported.unwrap_or_default();
+    let client = state.db.get().await?;
+    let row = client
+        .query_opt(
+            "WITH old AS (SELECT id, nawala_status FROM domains WHERE id = $1 FOR UPDATE), \
+             updated AS (UPDATE domains d SET nawala_status = $2, nawala_blocked_id = $3, \
+               last_checked = $4, updated_at = now(), \
+               status_since = CASE WHEN old.nawala_status IS DISTINCT FROM $2 THEN $4 ELSE d.status_since END \
+               FROM old WHERE d.id = old.id RETURNING d.*), \
+             scan AS (INSERT INTO domain_scans (domain_id, status, checked_at) SELECT id, $5, $4 FROM updated) \
+             SELECT * FROM updated",
+            &[&id, &status.as_str(), &blocked_id, &checked_at, &reported],
+        )
+        .await?
+        .ok_or_else(unknown)?;
+    let nawala = Nawala::from_row(&row);
+    state.events.publish_logged(nawala_updated(&row)).await;
+    Ok(envelope::ok("Status updated", json!({ "domainId": id, "nawala": nawala })))
+}

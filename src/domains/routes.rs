@@ -1,0 +1,265 @@
+//! `/api/v1/domains`: the dashboard's table, its history, and the admin's changes.
+
+use actix_web::{delete, get, post, put, web, HttpResponse};
+use serde::{Deserialize, Deserializer};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::model::Domain;
+use super::names::DomainName;
+use super::store::{self, Changes, Filter};
+use super::{announce, announce_all, brands, DOMAINS};
+use crate::auth::{Admin, SignedIn};
+use crate::error::{AppError, AppResult};
+use crate::http::envelope;
+use crate::http::pagination::{Page, PageQuery, Paginated};
+use crate::http::validation::Validation;
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    // `import` before `{id}`, which would otherwise take it.
+    cfg.service(import_domains)
+        .service(list_domains)
+        .service(get_domain)
+        .service(domain_history)
+        .service(create_domain)
+        .service(update_domain)
+        .service(delete_domain);
+}
+
+const MAX_NOTE: usize = 1000;
+
+/// A note as sent: blank means none.
+fn parse_note(raw: Option<&str>) -> AppResult<Option<String>> {
+    let note = raw.map(str::trim).filter(|note| !note.is_empty());
+    if note.is_some_and(|note| note.chars().count() > MAX_NOTE) {
+        return Err(AppError::invalid("note", format!("note has at most {MAX_NOTE} characters")));
+    }
+    Ok(note.map(str::to_owned))
+}
+
+async fn existing_brand(client: &impl deadpool_postgres::GenericClient, id: Uuid) -> AppResult<Uuid> {
+    brands::find(client, id)
+        .await?
+        .map(|brand| brand.id)
+        .ok_or_else(|| AppError::invalid("brandId", "No brand has this id"))
+}
+
+async fn found(client: &impl deadpool_postgres::GenericClient, id: Uuid) -> AppResult<Domain> {
+    store::find(client, id).await?.ok_or_else(|| AppError::not_found("No such domain"))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListQuery {
+    brand_id: Option<Uuid>,
+    status: Option<String>,
+    search: Option<String>,
+    page: Option<i64>,
+    limit: Option<i64>,
+}
+
+fn status_filter(raw: &str) -> AppResult<Option<&'static str>> {
+    Ok(match raw {
+        "" => None,
+        "ada" | "blocked" => Some("ada"),
+        "tidak ada" | "accessible" => Some("tidak ada"),
+        "unchecked" => Some("unchecked"),
+        _ => {
+            return Err(AppError::invalid(
+                "status",
+                "status is one of: ada, tidak ada, unchecked (or blocked, accessible)",
+            ))
+        }
+    })
+}
+
+#[get("/api/v1/domains")]
+async fn list_domains(
+    state: web::Data<AppState>,
+    _: SignedIn,
+    query: web::Query<ListQuery>,
+) -> AppResult<HttpResponse> {
+    let page = Page::parse(&PageQuery {
+        page: query.page,
+        limit: query.limit,
+    })?;
+    let filter = Filter {
+        brand_id: query.brand_id,
+        status: query.status.as_deref().map(status_filter).transpose()?.flatten(),
+        search: query
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|search| !search.is_empty())
+            .map(str::to_owned),
+    };
+    let client = state.db.get().await?;
+    let (domains, total) = store::list(&client, &filter, page).await?;
+    Ok(envelope::ok("Domains", Paginated::new(domains, page, total)))
+}
+
+#[get("/api/v1/domains/{id}")]
+async fn get_domain(
+    state: web::Data<AppState>,
+    _: SignedIn,
+    id: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
+    let client = state.db.get().await?;
+    let domain = found(&client, *id).await?;
+    Ok(envelope::ok("Domain", json!({ "domain": domain })))
+}
+
+#[get("/api/v1/domains/{id}/history")]
+async fn domain_history(
+    state: web::Data<AppState>,
+    _: SignedIn,
+    id: web::Path<Uuid>,
+    query: web::Query<PageQuery>,
+) -> AppResult<HttpResponse> {
+    let page = Page::parse(&query)?;
+    let client = state.db.get().await?;
+    found(&client, *id).await?;
+    let (items, total) = super::history::page(&client, *id, page).await?;
+    Ok(envelope::ok("Scan history", Paginated::new(items, page, total)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateBody {
+    domain: Option<String>,
+    brand_id: Option<Uuid>,
+    note: Option<String>,
+}
+
+#[post("/api/v1/domains")]
+async fn create_domain(
+    state: web::Data<AppState>,
+    _: Admin,
+    body: web::Json<CreateBody>,
+) -> AppResult<HttpResponse> {
+    let mut validation = Validation::new();
+    let name = validation.check(DomainName::parse_field(body.domain.as_deref().unwrap_or(""), "domain"));
+    let brand_id = validation.check(body.brand_id.ok_or_else(|| AppError::invalid("brandId", "brandId is required")));
+    let note = validation.check(parse_note(body.note.as_deref()));
+    validation.finish()?;
+    let (Some(name), Some(brand_id), Some(note)) = (name, brand_id, note) else {
+        return Err(AppError::bad_request("Validation failed"));
+    };
+    let client = state.db.get().await?;
+    existing_brand(&client, brand_id).await?;
+    let id = store::insert(&client, &name, brand_id, note.as_deref()).await?;
+    let domain = found(&client, id).await?;
+    announce(&state, DOMAINS, "domain:created", &domain).await;
+    Ok(envelope::created("Domain created", json!({ "domain": domain })))
+}
+
+/// `Some(None)` for an explicit `null`, so that a note can be cleared.
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateBody {
+    domain: Option<String>,
+    brand_id: Option<Uuid>,
+    #[serde(default, deserialize_with = "present")]
+    note: Option<Option<String>>,
+}
+
+#[put("/api/v1/domains/{id}")]
+async fn update_domain(
+    state: web::Data<AppState>,
+    _: Admin,
+    id: web::Path<Uuid>,
+    body: web::Json<UpdateBody>,
+) -> AppResult<HttpResponse> {
+    let mut validation = Validation::new();
+    let name = body
+        .domain
+        .as_deref()
+        .and_then(|raw| validation.check(DomainName::parse_field(raw, "domain")));
+    let note = match &body.note {
+        Some(raw) => validation.check(parse_note(raw.as_deref())),
+        None => None,
+    };
+    validation.finish()?;
+    let client = state.db.get().await?;
+    found(&client, *id).await?;
+    if let Some(brand_id) = body.brand_id {
+        existing_brand(&client, brand_id).await?;
+    }
+    let changes = Changes {
+        name,
+        brand_id: body.brand_id,
+        note,
+    };
+    if !store::update(&client, *id, &changes).await? {
+        return Err(AppError::not_found("No such domain"));
+    }
+    let domain = found(&client, *id).await?;
+    announce(&state, DOMAINS, "domain:updated", &domain).await;
+    Ok(envelope::ok("Domain updated", json!({ "domain": domain })))
+}
+
+#[delete("/api/v1/domains/{id}")]
+async fn delete_domain(
+    state: web::Data<AppState>,
+    _: Admin,
+    id: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
+    let client = state.db.get().await?;
+    let domain = found(&client, *id).await?;
+    if !store::delete(&client, domain.id).await? {
+        return Err(AppError::not_found("No such domain"));
+    }
+    announce(&state, DOMAINS, "domain:deleted", &domain).await;
+    Ok(envelope::ok("Domain deleted", json!({ "id": domain.id })))
+}
+
+/// At most this many names per import; a larger list is refused, not cut.
+const MAX_IMPORT: usize = 10_000;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ImportBody {
+    brand_id: Option<Uuid>,
+    #[serde(default)]
+    domains: Vec<String>,
+}
+
+#[post("/api/v1/domains/import")]
+async fn import_domains(
+    state: web::Data<AppState>,
+    _: Admin,
+    body: web::Json<ImportBody>,
+) -> AppResult<HttpResponse> {
+    let brand_id = body
+        .brand_id
+        .ok_or_else(|| AppError::invalid("brandId", "brandId is required"))?;
+    if body.domains.is_empty() || body.domains.len() > MAX_IMPORT {
+        return Err(AppError::invalid("domains", format!("domains holds 1 to {MAX_IMPORT} names")));
+    }
+    let mut names = Vec::with_capacity(body.domains.len());
+    let mut invalid = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut repeated = 0;
+    for raw in &body.domains {
+        match DomainName::parse(raw) {
+            Ok(name) if seen.insert(name.as_str().to_owned()) => names.push(name.into_string()),
+            Ok(_) => repeated += 1,
+            Err(message) => invalid.push(json!({ "domain": raw, "message": message })),
+        }
+    }
+    let client = state.db.get().await?;
+    existing_brand(&client, brand_id).await?;
+    let created = store::import(&client, brand_id, &names).await?;
+    let domains = store::find_many(&client, &created).await?;
+    announce_all(&state, DOMAINS, "domain:created", &domains).await;
+    let already_present = names.len() - created.len() + repeated;
+    Ok(envelope::ok(
+        "Domains imported",
+        json!({ "created": created.len(), "alreadyPresent": already_present, "invalid": invalid }),
+    ))
+}

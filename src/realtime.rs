@@ -1,0 +1,87 @@
+//! `GET /ws`: the live connection of a signed-in client, and the real-time layer of the web
+//! process (the broadcaster and the bridge from the Redis stream `events`).
+
+use std::sync::Arc;
+
+use actix::{Actor, Addr};
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use hub_actors::{Broadcaster, EventLog, Grants, Session, SessionSettings, Stats};
+use serde::Deserialize;
+
+use crate::auth::extractor::{authenticate, bearer};
+use crate::config::Settings;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// The web process's broadcaster, the stream it is fed from, and its counters.
+#[derive(Clone)]
+pub struct Realtime {
+    pub broadcaster: Addr<Broadcaster>,
+    pub log: EventLog,
+    pub stats: Arc<Stats>,
+}
+
+impl Realtime {
+    /// Starts the broadcaster on the current actix system and the bridge beside it. `redis` is
+    /// the process's shared connection (for replays); the bridge gets one of its own.
+    pub fn start(settings: &Settings, redis: redis::aio::ConnectionManager) -> anyhow::Result<Self> {
+        let stats = Arc::new(Stats::default());
+        let broadcaster = Broadcaster::new(settings.realtime.max_pending, stats.clone()).start();
+        let key = format!("{}{}", settings.redis.namespace, hub_actors::STREAM_KEY);
+        let mut bridge_settings = settings.redis.clone();
+        bridge_settings.response_timeout = bridge_settings
+            .response_timeout
+            .max(hub_actors::bridge::BLOCK * 2);
+        let bridge_log = EventLog::new(crate::redis_client::connect(&bridge_settings)?, key.clone());
+        actix_web::rt::spawn(hub_actors::bridge::run(bridge_log, broadcaster.clone()));
+        Ok(Realtime {
+            broadcaster,
+            log: EventLog::new(redis, key),
+            stats,
+        })
+    }
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(connect);
+}
+
+#[derive(Deserialize)]
+struct ConnectQuery {
+    token: Option<String>,
+}
+
+#[get("/ws")]
+async fn connect(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    query: web::Query<ConnectQuery>,
+) -> AppResult<HttpResponse> {
+    let token = query
+        .token
+        .as_deref()
+        .or_else(|| bearer(&req))
+        .ok_or_else(|| AppError::unauthorized("Sign in first: pass ?token=<access token>"))?;
+    let caller = authenticate(&state, token).await?;
+    let grants = Grants {
+        user_id: caller.id.to_string(),
+        admin: caller.role.is_admin(),
+    };
+    let realtime = &state.settings.realtime;
+    let settings = SessionSettings {
+        ping_interval: realtime.ping_interval,
+        client_timeout: realtime.client_timeout,
+        max_pending: realtime.max_pending,
+        history: realtime.history,
+    };
+    let session = Session::new(
+        grants,
+        state.realtime.broadcaster.clone(),
+        state.realtime.log.clone(),
+        settings,
+    );
+    session
+        .start(&req, payload)
+        .map_err(|error| AppError::bad_request(format!("Not a WebSocket upgrade: {error}")))
+}
