@@ -57,7 +57,11 @@ impl Metrics {
 
     /// The text exposition, followed by the broadcaster's counters and the job counters read
     /// from Redis.
-    pub fn render(&self, realtime: &hub_actors::Stats, job_counts: &[(String, String, u64)]) -> String {
+    pub fn render(
+        &self,
+        realtime: &hub_actors::Stats,
+        job_counts: &[(String, String, u64)],
+    ) -> String {
         let mut buffer = Vec::new();
         if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
             tracing::error!(%error, "encoding metrics");

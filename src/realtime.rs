@@ -24,7 +24,10 @@ pub struct Realtime {
 impl Realtime {
     /// Starts the broadcaster on the current actix system and the bridge beside it. `redis` is
     /// the process's shared connection (for replays); the bridge gets one of its own.
-    pub fn start(settings: &Settings, redis: redis::aio::ConnectionManager) -> anyhow::Result<Self> {
+    pub fn start(
+        settings: &Settings,
+        redis: redis::aio::ConnectionManager,
+    ) -> anyhow::Result<Self> {
         let stats = Arc::new(Stats::default());
         let broadcaster = Broadcaster::new(settings.realtime.max_pending, stats.clone()).start();
         let key = format!("{}{}", settings.redis.namespace, hub_actors::STREAM_KEY);
@@ -32,7 +35,8 @@ impl Realtime {
         bridge_settings.response_timeout = bridge_settings
             .response_timeout
             .max(hub_actors::bridge::BLOCK * 2);
-        let bridge_log = EventLog::new(crate::redis_client::connect(&bridge_settings)?, key.clone());
+        let bridge_log =
+            EventLog::new(crate::redis_client::connect(&bridge_settings)?, key.clone());
         actix_web::rt::spawn(hub_actors::bridge::run(bridge_log, broadcaster.clone()));
         Ok(Realtime {
             broadcaster,

@@ -8,8 +8,7 @@ use apalis::prelude::*;
 use apalis_core::backend::Vacuum;
 use deadpool_postgres::Pool;
 use hub_jobs::{
-    queue, record_outcome, storage_for, worker_name, IngestScan, Outcome, Queues, SendEmail,
-    Tuning,
+    queue, record_outcome, storage_for, worker_name, IngestScan, Outcome, Queues, SendEmail, Tuning,
 };
 use redis::aio::ConnectionManager;
 use tokio::sync::watch;
@@ -75,7 +74,13 @@ async fn scan_job(job: IngestScan, state: Data<Shared>) -> Result<(), BoxDynErro
         }
     };
     if let Some(counted) = counted {
-        record_outcome(&state.redis, &state.settings.redis.namespace, queue::SCAN_INGEST, counted).await;
+        record_outcome(
+            &state.redis,
+            &state.settings.redis.namespace,
+            queue::SCAN_INGEST,
+            counted,
+        )
+        .await;
     }
     outcome.map(|_| ()).map_err(Into::into)
 }

@@ -26,7 +26,12 @@ pub struct EventLog {
 fn frame_of(entry: &StreamId) -> Option<Arc<Frame>> {
     let id: EventId = entry.id.parse().ok()?;
     let field = |name: &str| entry.get::<String>(name);
-    let frame = Frame::encode(id, &field(FIELD_TOPIC)?, &field(FIELD_NAME)?, &field(FIELD_DATA)?);
+    let frame = Frame::encode(
+        id,
+        &field(FIELD_TOPIC)?,
+        &field(FIELD_NAME)?,
+        &field(FIELD_DATA)?,
+    );
     if frame.is_none() {
         tracing::warn!(id = %entry.id, "skipping a stream entry that is not an event");
     }
@@ -43,7 +48,11 @@ impl EventLog {
 
     /// The id of the newest event kept, or `ZERO` for an empty stream.
     pub async fn newest(&self) -> redis::RedisResult<EventId> {
-        let reply: StreamRangeReply = self.redis.clone().xrevrange_count(&self.key, "+", "-", 1).await?;
+        let reply: StreamRangeReply = self
+            .redis
+            .clone()
+            .xrevrange_count(&self.key, "+", "-", 1)
+            .await?;
         Ok(reply
             .ids
             .first()
@@ -53,7 +62,11 @@ impl EventLog {
 
     /// The id of the oldest event kept.
     pub async fn oldest(&self) -> redis::RedisResult<Option<EventId>> {
-        let reply: StreamRangeReply = self.redis.clone().xrange_count(&self.key, "-", "+", 1).await?;
+        let reply: StreamRangeReply = self
+            .redis
+            .clone()
+            .xrange_count(&self.key, "-", "+", 1)
+            .await?;
         Ok(reply.ids.first().and_then(|entry| entry.id.parse().ok()))
     }
 
@@ -94,7 +107,11 @@ pub async fn run(log: EventLog, broadcaster: Addr<Broadcaster>) {
     let mut last = loop {
         match log.newest().await {
             Ok(id) => break id,
-            Err(error) => retry.wait("finding where the event stream ends", &error).await,
+            Err(error) => {
+                retry
+                    .wait("finding where the event stream ends", &error)
+                    .await
+            }
         }
     };
     if broadcaster.send(StartAt(last)).await.is_err() {
@@ -125,8 +142,9 @@ struct Retry {
 impl Retry {
     async fn wait(&mut self, doing: &str, error: &redis::RedisError) {
         self.failures += 1;
-        let delay = Duration::from_millis(100 * 2u64.pow(self.failures.min(6))).min(Duration::from_secs(5));
-        if self.failures == 1 || self.failures % 20 == 0 {
+        let delay =
+            Duration::from_millis(100 * 2u64.pow(self.failures.min(6))).min(Duration::from_secs(5));
+        if self.failures == 1 || self.failures.is_multiple_of(20) {
             tracing::warn!(%error, failures = self.failures, "{doing}; retrying");
         }
         tokio::time::sleep(delay).await;

@@ -1,6 +1,6 @@
 //! The broadcaster: one per web process. It knows which session holds which topic and hands every
-//! event to the sessions on its topic, as the same shared frame. It never waits on a session: a
-//! session that holds `max_pending` frames is dropped from every topic and closed with 1013.
+//! event to the sessions on its topic, as the same shared frame. It never waits on a session: one
+//! that stopped reading (see [`crate::outbox`]) is dropped from every topic and closed with 1013.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +12,9 @@ use crate::event::{EventId, Frame};
 use crate::outbox::Outbox;
 
 pub type SessionId = u64;
+
+/// How often sessions are checked for having stopped reading.
+const CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Gives every session of the process its own id.
 pub fn next_session_id() -> SessionId {
@@ -36,10 +39,30 @@ impl Stats {
     /// `(name, help, kind, value)` of every counter.
     pub fn snapshot(&self) -> [(&'static str, &'static str, &'static str, u64); 4] {
         [
-            ("websocket_sessions_open", "Open WebSocket sessions", "gauge", Self::get(&self.sessions_open)),
-            ("events_broadcast_total", "Events handed to the broadcaster", "counter", Self::get(&self.events_broadcast)),
-            ("websocket_frames_delivered_total", "Event frames handed to sessions", "counter", Self::get(&self.frames_delivered)),
-            ("websocket_slow_sessions_closed_total", "Sessions closed with 1013 for reading too slowly", "counter", Self::get(&self.slow_sessions_closed)),
+            (
+                "websocket_sessions_open",
+                "Open WebSocket sessions",
+                "gauge",
+                Self::get(&self.sessions_open),
+            ),
+            (
+                "events_broadcast_total",
+                "Events handed to the broadcaster",
+                "counter",
+                Self::get(&self.events_broadcast),
+            ),
+            (
+                "websocket_frames_delivered_total",
+                "Event frames handed to sessions",
+                "counter",
+                Self::get(&self.frames_delivered),
+            ),
+            (
+                "websocket_slow_sessions_closed_total",
+                "Sessions closed with 1013 for reading too slowly",
+                "counter",
+                Self::get(&self.slow_sessions_closed),
+            ),
         ]
     }
 }
@@ -123,7 +146,10 @@ impl Broadcaster {
             return;
         };
         for topic in topics {
-            self.topics.entry(topic.clone()).or_default().insert(session);
+            self.topics
+                .entry(topic.clone())
+                .or_default()
+                .insert(session);
             member.topics.insert(topic);
         }
     }
@@ -153,6 +179,22 @@ impl Broadcaster {
         member
     }
 
+    fn close_too_slow(&mut self, sessions: Vec<SessionId>) {
+        for session in sessions {
+            if let Some(member) = self.remove(session) {
+                tracing::info!(
+                    session,
+                    pending = member.outbox.pending(),
+                    "closing a session that reads too slowly (1013)"
+                );
+                self.stats
+                    .slow_sessions_closed
+                    .fetch_add(1, Ordering::Relaxed);
+                member.outbox.overflow();
+            }
+        }
+    }
+
     fn dispatch(&mut self, frame: &Arc<Frame>, too_slow: &mut Vec<SessionId>) {
         self.last_dispatched = Some(frame.id);
         self.stats.events_broadcast.fetch_add(1, Ordering::Relaxed);
@@ -164,10 +206,10 @@ impl Broadcaster {
             let Some(member) = self.members.get(session) else {
                 continue;
             };
-            if member.outbox.reserve(self.max_pending) {
-                member.deliver.do_send(Deliver(frame.clone()));
-                delivered += 1;
-            } else {
+            member.outbox.push();
+            member.deliver.do_send(Deliver(frame.clone()));
+            delivered += 1;
+            if member.outbox.too_slow(self.max_pending) {
                 too_slow.push(*session);
             }
         }
@@ -183,6 +225,17 @@ impl Actor for Broadcaster {
     fn started(&mut self, ctx: &mut Self::Context) {
         // Sessions and the bridge wait on this mailbox: a deep one absorbs bursts of joins.
         ctx.set_mailbox_capacity(1024);
+        // A session that stopped reading after the last event is found here, not at the next.
+        ctx.run_interval(CHECK_INTERVAL, |broadcaster, _| {
+            let max = broadcaster.max_pending;
+            let too_slow: Vec<SessionId> = broadcaster
+                .members
+                .iter()
+                .filter(|(_, member)| member.outbox.too_slow(max))
+                .map(|(session, _)| *session)
+                .collect();
+            broadcaster.close_too_slow(too_slow);
+        });
     }
 }
 
@@ -237,15 +290,7 @@ impl Handler<Dispatch> for Broadcaster {
         let mut too_slow = Vec::new();
         for frame in &frames {
             self.dispatch(frame, &mut too_slow);
-            for session in too_slow.drain(..) {
-                if let Some(member) = self.remove(session) {
-                    tracing::info!(session, "closing a session that reads too slowly (1013)");
-                    self.stats
-                        .slow_sessions_closed
-                        .fetch_add(1, Ordering::Relaxed);
-                    member.outbox.overflow();
-                }
-            }
+            self.close_too_slow(std::mem::take(&mut too_slow));
         }
     }
 }

@@ -119,13 +119,22 @@ mod tests {
         let b: EventId = "1700000000001-0".parse().unwrap();
         assert!(a < b);
         assert_eq!(a.to_string(), "1700000000000-5");
-        assert_eq!("17".parse::<EventId>(), Ok(EventId { millis: 17, sequence: 0 }));
+        assert_eq!(
+            "17".parse::<EventId>(),
+            Ok(EventId {
+                millis: 17,
+                sequence: 0
+            })
+        );
         assert!("x-1".parse::<EventId>().is_err());
     }
 
     #[test]
     fn a_frame_embeds_the_data_as_json() {
-        let id = EventId { millis: 1, sequence: 2 };
+        let id = EventId {
+            millis: 1,
+            sequence: 2,
+        };
         let frame = Frame::encode(id, "domains", "domain:created", r#"{"a":"\"q\""}"#).unwrap();
         let value: Value = serde_json::from_str(&frame.text).unwrap();
         assert_eq!(value["event"], "domain:created");

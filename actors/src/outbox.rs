@@ -1,5 +1,8 @@
 //! A session's outbound bound. The broadcaster counts the frames it has handed a session and the
-//! session has not yet written; past `max_pending` the session is closed with 1013.
+//! session has not yet taken. A session holding `max_pending` frames that has taken none for
+//! [`STALL`] is closed with 1013, and so is one holding [`HARD_LIMIT_FACTOR`] times that at all:
+//! a burst (one scan batch can announce thousands of changes) briefly fills the queue of a
+//! healthy session too, and only a session that stopped draining is at fault.
 //!
 //! The count grows only while the connection stops polling the session (actix-web writes a
 //! response body only as fast as the client reads), so the session itself cannot notice: the
@@ -7,8 +10,10 @@
 //! ends the socket with a close frame the next time the connection asks for bytes.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
@@ -17,26 +22,56 @@ use futures_util::Stream;
 /// WebSocket close code 1013, "try again later".
 pub const TRY_AGAIN_LATER: u16 = 1013;
 
-#[derive(Debug, Default)]
+/// How long a full session may go without taking a frame before it is closed.
+pub const STALL: Duration = Duration::from_secs(1);
+/// A session holding this many times `max_pending` is closed even while it drains.
+pub const HARD_LIMIT_FACTOR: usize = 8;
+
+fn millis_since_start() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+#[derive(Debug)]
 pub struct Outbox {
     pending: AtomicUsize,
+    last_taken: AtomicU64,
     overflowed: AtomicBool,
     waker: AtomicWaker,
 }
 
-impl Outbox {
-    /// Counts one more frame for the session; false (and nothing counted) when it holds `max`.
-    pub fn reserve(&self, max: usize) -> bool {
-        if self.pending.fetch_add(1, Ordering::AcqRel) >= max {
-            self.pending.fetch_sub(1, Ordering::AcqRel);
-            return false;
+impl Default for Outbox {
+    fn default() -> Self {
+        Outbox {
+            pending: AtomicUsize::new(0),
+            last_taken: AtomicU64::new(millis_since_start()),
+            overflowed: AtomicBool::new(false),
+            waker: AtomicWaker::new(),
         }
-        true
+    }
+}
+
+impl Outbox {
+    /// Counts one more frame handed to the session; answers how many it now holds.
+    pub fn push(&self) -> usize {
+        self.pending.fetch_add(1, Ordering::AcqRel) + 1
     }
 
     /// The session took a frame off its queue.
     pub fn taken(&self) {
         self.pending.fetch_sub(1, Ordering::AcqRel);
+        self.last_taken
+            .store(millis_since_start(), Ordering::Release);
+    }
+
+    /// Whether the session, allowed `max_pending` frames, reads too slowly.
+    pub fn too_slow(&self, max_pending: usize) -> bool {
+        let pending = self.pending();
+        if pending >= max_pending.saturating_mul(HARD_LIMIT_FACTOR) {
+            return true;
+        }
+        let idle = millis_since_start().saturating_sub(self.last_taken.load(Ordering::Acquire));
+        pending >= max_pending && idle >= STALL.as_millis() as u64
     }
 
     pub fn pending(&self) -> usize {
@@ -108,14 +143,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_outbox_holds_at_most_max() {
+    fn a_draining_session_may_exceed_the_bound_up_to_the_hard_limit() {
         let outbox = Outbox::default();
-        assert!(outbox.reserve(2));
-        assert!(outbox.reserve(2));
-        assert!(!outbox.reserve(2));
-        assert_eq!(outbox.pending(), 2);
+        for _ in 0..3 {
+            outbox.push();
+        }
         outbox.taken();
-        assert!(outbox.reserve(2));
+        assert_eq!(outbox.pending(), 2);
+        assert!(!outbox.too_slow(2), "it took a frame just now");
+        for _ in 0..14 {
+            outbox.push();
+        }
+        assert!(outbox.too_slow(2));
     }
 
     #[test]

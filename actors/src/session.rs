@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::bridge::EventLog;
 use crate::broadcaster::{self, Broadcaster, Deliver, Join, Leave, SessionId};
 use crate::event::{control_frame, EventId, Frame};
-use crate::outbox::{CloseOnOverflow, Outbox, TRY_AGAIN_LATER};
+use crate::outbox::{CloseOnOverflow, Outbox, HARD_LIMIT_FACTOR, TRY_AGAIN_LATER};
 use crate::topics::Grants;
 
 const MAX_TOPICS: usize = 256;
@@ -77,7 +77,11 @@ impl Session {
     }
 
     /// Completes the upgrade of `req`: the 101 answer whose body is this session.
-    pub fn start(self, req: &HttpRequest, payload: web::Payload) -> actix_web::Result<HttpResponse> {
+    pub fn start(
+        self,
+        req: &HttpRequest,
+        payload: web::Payload,
+    ) -> actix_web::Result<HttpResponse> {
         let mut response = ws::handshake(req)?;
         let outbox = self.outbox.clone();
         // The codec refuses client frames over 64 KiB.
@@ -116,7 +120,9 @@ impl Session {
     }
 
     fn send_live(&mut self, frame: &Frame, ctx: &mut ws::WebsocketContext<Self>) {
-        if self.high_water.is_some_and(|high| frame.id <= high) || !self.topics.contains(&frame.topic) {
+        if self.high_water.is_some_and(|high| frame.id <= high)
+            || !self.topics.contains(&frame.topic)
+        {
             return;
         }
         self.high_water = Some(frame.id);
@@ -130,15 +136,18 @@ impl Session {
             Ok(Request::Resume { since }) => self.resume(&since, ctx),
             Err(error) => Self::refuse(
                 ctx,
-                &format!("Expected {{\"op\": \"subscribe\" | \"unsubscribe\" | \"resume\", …}}: {error}"),
+                &format!(
+                    "Expected {{\"op\": \"subscribe\" | \"unsubscribe\" | \"resume\", …}}: {error}"
+                ),
                 None,
             ),
         }
     }
 
     fn subscribe(&mut self, topics: Vec<String>, ctx: &mut ws::WebsocketContext<Self>) {
-        let (allowed, refused): (Vec<String>, Vec<String>) =
-            topics.into_iter().partition(|topic| self.grants.may_hold(topic));
+        let (allowed, refused): (Vec<String>, Vec<String>) = topics
+            .into_iter()
+            .partition(|topic| self.grants.may_hold(topic));
         if !refused.is_empty() {
             Self::refuse(ctx, "You may not subscribe to these topics", Some(&refused));
         }
@@ -213,7 +222,8 @@ impl Session {
         ctx: &mut ws::WebsocketContext<Self>,
     ) {
         // Complete when nothing after `since` was trimmed and the gap fits in the history.
-        let complete = frames.len() <= self.settings.history && oldest.is_none_or(|oldest| oldest <= since);
+        let complete =
+            frames.len() <= self.settings.history && oldest.is_none_or(|oldest| oldest <= since);
         let mut replayed = 0;
         if complete {
             for frame in frames {
@@ -227,7 +237,11 @@ impl Session {
             let newest = frames.last().map_or(since, |frame| frame.id).max(since);
             self.high_water = Some(self.high_water.map_or(newest, |high| high.max(newest)));
         }
-        Self::send_control(ctx, "resumed", json!({ "replayed": replayed, "complete": complete }));
+        Self::send_control(
+            ctx,
+            "resumed",
+            json!({ "replayed": replayed, "complete": complete }),
+        );
     }
 }
 
@@ -273,11 +287,13 @@ impl Handler<Deliver> for Session {
     fn handle(&mut self, Deliver(frame): Deliver, ctx: &mut Self::Context) {
         self.outbox.taken();
         match &mut self.held {
-            Some(held) if held.len() >= self.settings.max_pending => Self::close(
-                ctx,
-                CloseCode::Other(TRY_AGAIN_LATER),
-                "too slow: reconnect and resume",
-            ),
+            Some(held) if held.len() >= self.settings.max_pending * HARD_LIMIT_FACTOR => {
+                Self::close(
+                    ctx,
+                    CloseCode::Other(TRY_AGAIN_LATER),
+                    "too slow: reconnect and resume",
+                )
+            }
             Some(held) => held.push(frame),
             None => self.send_live(&frame, ctx),
         }

@@ -1,10 +1,10 @@
 //! `/api/v1/brands`: the brands domains belong to. Anyone signed in reads; admins change.
 
 use actix_web::{delete, get, post, put, web, HttpResponse};
+use deadpool_postgres::GenericClient;
 use serde::Deserialize;
 use serde_json::json;
 use tokio_postgres::error::SqlState;
-use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
 use super::model::Brand;
@@ -37,15 +37,24 @@ struct BrandFields {
 fn text_field(field: &str, raw: &str, max: usize) -> AppResult<String> {
     let value = raw.trim();
     if value.is_empty() || value.chars().count() > max {
-        return Err(AppError::invalid(field, format!("{field} must be 1 to {max} characters")));
+        return Err(AppError::invalid(
+            field,
+            format!("{field} must be 1 to {max} characters"),
+        ));
     }
     Ok(value.to_owned())
 }
 
 fn code_field(raw: &str) -> AppResult<String> {
     let code = text_field("code", raw, 32)?;
-    if !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(AppError::invalid("code", "code may hold letters, digits, '-' and '_'"));
+    if !code
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(AppError::invalid(
+            "code",
+            "code may hold letters, digits, '-' and '_'",
+        ));
     }
     Ok(code)
 }
@@ -60,7 +69,9 @@ fn optional(
 ) -> Option<String> {
     match value {
         Some(raw) => validation.check(parse(raw)),
-        None if required => validation.check(Err(AppError::invalid(name, format!("{name} is required")))),
+        None if required => {
+            validation.check(Err(AppError::invalid(name, format!("{name} is required"))))
+        }
         None => None,
     }
 }
@@ -69,10 +80,20 @@ impl BrandBody {
     /// Both fields when `required`, else whichever was sent.
     fn parse(&self, required: bool) -> AppResult<BrandFields> {
         let mut validation = Validation::new();
-        let name = optional(&mut validation, "name", self.name.as_deref(), required, |raw| {
-            text_field("name", raw, 100)
-        });
-        let code = optional(&mut validation, "code", self.code.as_deref(), required, code_field);
+        let name = optional(
+            &mut validation,
+            "name",
+            self.name.as_deref(),
+            required,
+            |raw| text_field("name", raw, 100),
+        );
+        let code = optional(
+            &mut validation,
+            "code",
+            self.code.as_deref(),
+            required,
+            code_field,
+        );
         validation.finish()?;
         Ok(BrandFields { name, code })
     }
@@ -85,7 +106,9 @@ const COUNTS: &str = "SELECT b.*, count(d.id) AS total, \
      FROM brands b LEFT JOIN domains d ON d.brand_id = b.id";
 
 pub async fn find(client: &impl GenericClient, id: Uuid) -> AppResult<Option<Brand>> {
-    let row = client.query_opt("SELECT * FROM brands WHERE id = $1", &[&id]).await?;
+    let row = client
+        .query_opt("SELECT * FROM brands WHERE id = $1", &[&id])
+        .await?;
     Ok(row.as_ref().map(Brand::from_row))
 }
 
@@ -99,7 +122,10 @@ async fn list_brands(
     let client = state.db.get().await?;
     let sql = format!("{COUNTS} GROUP BY b.id ORDER BY b.name LIMIT $1 OFFSET $2");
     let rows = client.query(&sql, &[&page.limit, &page.offset()]).await?;
-    let total: i64 = client.query_one("SELECT count(*) FROM brands", &[]).await?.get(0);
+    let total: i64 = client
+        .query_one("SELECT count(*) FROM brands", &[])
+        .await?
+        .get(0);
     let brands: Vec<Brand> = rows.iter().map(Brand::with_counts).collect();
     Ok(envelope::ok("Brands", Paginated::new(brands, page, total)))
 }
@@ -120,7 +146,10 @@ async fn create_brand(
         .await?;
     let brand = Brand::from_row(&row);
     announce(&state, BRANDS, "brand:created", &brand).await;
-    Ok(envelope::created("Brand created", json!({ "brand": brand })))
+    Ok(envelope::created(
+        "Brand created",
+        json!({ "brand": brand }),
+    ))
 }
 
 #[put("/api/v1/brands/{id}")]

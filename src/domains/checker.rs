@@ -29,8 +29,13 @@ pub struct Checker;
 pub struct SeedChecker;
 
 fn presented_key(req: &HttpRequest) -> Option<String> {
-    let header = req.headers().get("x-api-key").and_then(|value| value.to_str().ok());
-    header.or_else(|| bearer(req)).map(|key| key.trim().to_owned())
+    let header = req
+        .headers()
+        .get("x-api-key")
+        .and_then(|value| value.to_str().ok());
+    header
+        .or_else(|| bearer(req))
+        .map(|key| key.trim().to_owned())
 }
 
 async fn check_key(state: &AppState, key: Option<String>) -> AppResult<()> {
@@ -57,7 +62,7 @@ fn extract<T: 'static>(req: &HttpRequest, open_when_allowed: bool, value: T) -> 
     let key = presented_key(req);
     Box::pin(async move {
         let state = state.ok_or_else(|| AppError::internal(anyhow::anyhow!("no app state")))?;
-        if !(open_when_allowed && !state.settings.checker.require_key) {
+        if state.settings.checker.require_key || !open_when_allowed {
             check_key(&state, key).await?;
         }
         Ok(value)
@@ -132,12 +137,20 @@ async fn update_url(
     _: SeedChecker,
     body: web::Json<UpdateBody>,
 ) -> AppResult<HttpResponse> {
-    let reported = body.scan_result.as_ref().and_then(|result| result.status.as_deref());
+    let reported = body
+        .scan_result
+        .as_ref()
+        .and_then(|result| result.status.as_deref());
     let status = match reported {
         Some(text @ ("blocked" | "accessible")) => NawalaStatus::parse(text),
         _ => None,
     }
-    .ok_or_else(|| AppError::invalid("scanResult.status", "status is \"blocked\" or \"accessible\""))?;
+    .ok_or_else(|| {
+        AppError::invalid(
+            "scanResult.status",
+            "status is \"blocked\" or \"accessible\"",
+        )
+    })?;
     let id = body
         .id
         .as_deref()
@@ -163,5 +176,8 @@ async fn update_url(
         .ok_or_else(unknown)?;
     let nawala = Nawala::from_row(&row);
     state.events.publish_logged(nawala_updated(&row)).await;
-    Ok(envelope::ok("Status updated", json!({ "domainId": id, "nawala": nawala })))
+    Ok(envelope::ok(
+        "Status updated",
+        json!({ "domainId": id, "nawala": nawala }),
+    ))
 }

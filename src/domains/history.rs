@@ -1,9 +1,9 @@
 //! A domain's scan history: every result the checker reported for it.
 
 use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
 use serde::Serialize;
 use serde_json::Value;
-use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
 use crate::error::AppResult;
@@ -21,7 +21,11 @@ pub struct ScanResult {
 }
 
 /// Newest first.
-pub async fn page(client: &impl GenericClient, domain_id: Uuid, page: Page) -> AppResult<(Vec<ScanResult>, i64)> {
+pub async fn page(
+    client: &impl GenericClient,
+    domain_id: Uuid,
+    page: Page,
+) -> AppResult<(Vec<ScanResult>, i64)> {
     let rows = client
         .query(
             "SELECT id, status, checked_at, detail, batch_id FROM domain_scans WHERE domain_id = $1 \
@@ -30,7 +34,10 @@ pub async fn page(client: &impl GenericClient, domain_id: Uuid, page: Page) -> A
         )
         .await?;
     let total: i64 = client
-        .query_one("SELECT count(*) FROM domain_scans WHERE domain_id = $1", &[&domain_id])
+        .query_one(
+            "SELECT count(*) FROM domain_scans WHERE domain_id = $1",
+            &[&domain_id],
+        )
         .await?
         .get(0);
     let items = rows

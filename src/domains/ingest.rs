@@ -6,10 +6,10 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use deadpool_postgres::GenericClient;
 use hub_actors::Event;
 use hub_jobs::{IngestScan, Queues};
 use serde_json::json;
-use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
 use super::{nawala_updated, DOMAINS};
@@ -20,7 +20,9 @@ const MAX_ATTEMPTS: i32 = 5;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Ingested {
-    Applied { changed: usize },
+    Applied {
+        changed: usize,
+    },
     /// Applied before, or given up on.
     Skipped,
 }
@@ -56,7 +58,8 @@ const APPLY: &str = "WITH latest AS ( \
        RETURNING d.*, old.nawala_status IS DISTINCT FROM d.nawala_status AS changed) \
      SELECT * FROM applied WHERE changed";
 
-const FINISH: &str = "UPDATE scan_batches b SET state = 'done', finished_at = now(), failure = NULL, \
+const FINISH: &str =
+    "UPDATE scan_batches b SET state = 'done', finished_at = now(), failure = NULL, \
        results = '[]', changed = $2, \
        applied = c.applied, unknown = b.total - c.applied, errors = c.errors \
      FROM (SELECT count(*) FILTER (WHERE domain_id IS NOT NULL)::int AS applied, \
@@ -93,7 +96,10 @@ pub async fn ingest(state: &WorkerState, job: &IngestScan) -> anyhow::Result<Ing
         Err(error) => {
             let failure = format!("{error:#}");
             client
-                .execute("UPDATE scan_batches SET failure = $2 WHERE id = $1", &[&job.batch_id, &failure])
+                .execute(
+                    "UPDATE scan_batches SET failure = $2 WHERE id = $1",
+                    &[&job.batch_id, &failure],
+                )
                 .await?;
             Err(error)
         }
@@ -102,21 +108,34 @@ pub async fn ingest(state: &WorkerState, job: &IngestScan) -> anyhow::Result<Ing
 
 /// Applies the batch in one transaction; answers the events to announce, or `None` when another
 /// job applied it first.
-async fn apply(client: &mut deadpool_postgres::Object, batch_id: Uuid) -> anyhow::Result<Option<Vec<Event>>> {
+async fn apply(
+    client: &mut deadpool_postgres::Object,
+    batch_id: Uuid,
+) -> anyhow::Result<Option<Vec<Event>>> {
     let tx = client.transaction().await?;
     // A second job for the same batch waits here, then finds it done.
     let state: Option<String> = tx
-        .query_opt("SELECT state FROM scan_batches WHERE id = $1 FOR UPDATE", &[&batch_id])
+        .query_opt(
+            "SELECT state FROM scan_batches WHERE id = $1 FOR UPDATE",
+            &[&batch_id],
+        )
         .await?
         .map(|row| row.get(0));
     if state.as_deref() != Some("processing") {
         return Ok(None);
     }
-    tx.execute(RESOLVE, &[&batch_id]).await.context("resolving results")?;
-    tx.execute(RECORD_HISTORY, &[&batch_id]).await.context("recording history")?;
+    tx.execute(RESOLVE, &[&batch_id])
+        .await
+        .context("resolving results")?;
+    tx.execute(RECORD_HISTORY, &[&batch_id])
+        .await
+        .context("recording history")?;
     let changed = tx.query(APPLY, &[]).await.context("updating domains")?;
     let changed_count = changed.len() as i32;
-    let summary = tx.query_one(FINISH, &[&batch_id, &changed_count]).await.context("closing the batch")?;
+    let summary = tx
+        .query_one(FINISH, &[&batch_id, &changed_count])
+        .await
+        .context("closing the batch")?;
     tx.commit().await?;
 
     let mut events: Vec<Event> = changed.iter().map(nawala_updated).collect();
@@ -151,7 +170,12 @@ async fn give_up(client: &impl GenericClient, batch_id: Uuid, attempts: i32) -> 
 
 /// Re-queues batches still queued after `grace`, and batches whose worker has held them longer
 /// than `lease` (it died, or its job was lost). Returns how many it queued.
-pub async fn sweep(client: &impl GenericClient, queues: &Queues, grace: Duration, lease: Duration) -> anyhow::Result<usize> {
+pub async fn sweep(
+    client: &impl GenericClient,
+    queues: &Queues,
+    grace: Duration,
+    lease: Duration,
+) -> anyhow::Result<usize> {
     let rows = client
         .query(
             "SELECT id, attempts FROM scan_batches \
@@ -162,7 +186,9 @@ pub async fn sweep(client: &impl GenericClient, queues: &Queues, grace: Duration
         )
         .await?;
     for row in &rows {
-        let job = IngestScan { batch_id: row.get(0) };
+        let job = IngestScan {
+            batch_id: row.get(0),
+        };
         queues.ingest_scan(job, row.get(1)).await?;
     }
     Ok(rows.len())

@@ -16,7 +16,9 @@ use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(create_key).service(list_keys).service(revoke_key);
+    cfg.service(create_key)
+        .service(list_keys)
+        .service(revoke_key);
 }
 
 /// Marks a string as a checker key, so a leaked one is recognisable.
@@ -57,7 +59,10 @@ async fn create_key(
 ) -> AppResult<HttpResponse> {
     let name = body.name.as_deref().map(str::trim).unwrap_or_default();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(AppError::invalid("name", "name must be 1 to 100 characters"));
+        return Err(AppError::invalid(
+            "name",
+            "name must be 1 to 100 characters",
+        ));
     }
     let key = format!("{KEY_PREFIX}{}", random_token());
     let client = state.db.get().await?;
@@ -90,9 +95,15 @@ async fn list_keys(
             &[&page.limit, &page.offset()],
         )
         .await?;
-    let total: i64 = client.query_one("SELECT count(*) FROM checker_keys", &[]).await?.get(0);
+    let total: i64 = client
+        .query_one("SELECT count(*) FROM checker_keys", &[])
+        .await?
+        .get(0);
     let keys: Vec<CheckerKey> = rows.iter().map(CheckerKey::from_row).collect();
-    Ok(envelope::ok("Checker keys", Paginated::new(keys, page, total)))
+    Ok(envelope::ok(
+        "Checker keys",
+        Paginated::new(keys, page, total),
+    ))
 }
 
 #[delete("/api/v1/checker-keys/{id}")]
@@ -109,5 +120,8 @@ async fn revoke_key(
         )
         .await?
         .ok_or_else(|| AppError::not_found("No such checker key"))?;
-    Ok(envelope::ok("Checker key revoked", json!({ "key": CheckerKey::from_row(&row) })))
+    Ok(envelope::ok(
+        "Checker key revoked",
+        json!({ "key": CheckerKey::from_row(&row) }),
+    ))
 }

@@ -35,17 +35,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 fn event_of(topic: &str, name: &str, object: &impl Serialize) -> Event {
-    Event::new(topic, name, serde_json::to_value(object).unwrap_or_default())
+    Event::new(
+        topic,
+        name,
+        serde_json::to_value(object).unwrap_or_default(),
+    )
 }
 
 /// Announces a change to `object` on `topic`, after its commit.
 pub async fn announce(state: &AppState, topic: &str, name: &str, object: &impl Serialize) {
-    state.events.publish_logged(event_of(topic, name, object)).await;
+    state
+        .events
+        .publish_logged(event_of(topic, name, object))
+        .await;
 }
 
 /// As [`announce`], for many objects in one round trip.
 pub async fn announce_all<T: Serialize>(state: &AppState, topic: &str, name: &str, objects: &[T]) {
-    let events: Vec<Event> = objects.iter().map(|object| event_of(topic, name, object)).collect();
+    let events: Vec<Event> = objects
+        .iter()
+        .map(|object| event_of(topic, name, object))
+        .collect();
     state.events.publish_all_logged(&events).await;
 }
 

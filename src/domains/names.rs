@@ -41,7 +41,9 @@ impl DomainName {
         }
         let labels: Vec<&str> = name.split('.').collect();
         if labels.len() < 2 {
-            return Err(format!("'{name}' needs a top-level domain, like example.com"));
+            return Err(format!(
+                "'{name}' needs a top-level domain, like example.com"
+            ));
         }
         for label in &labels {
             let valid_chars = label
@@ -94,7 +96,10 @@ mod tests {
     #[test]
     fn pasted_urls_become_names() {
         assert_eq!(parsed("Example.COM"), "example.com");
-        assert_eq!(parsed("  https://www.Example.com:8443/path?q=1#x "), "www.example.com");
+        assert_eq!(
+            parsed("  https://www.Example.com:8443/path?q=1#x "),
+            "www.example.com"
+        );
         assert_eq!(parsed("http://user:pw@example.com/"), "example.com");
         assert_eq!(parsed("example.com."), "example.com");
         assert_eq!(parsed("münchen.de"), "xn--mnchen-3ya.de");
@@ -104,8 +109,17 @@ mod tests {
     #[test]
     fn non_names_are_refused() {
         for raw in [
-            "", " ", "localhost", "exa mple.com", "-bad.com", "bad-.com", "a..com", "1.2.3.4",
-            "under_score.com", "example.com:abc", "http://",
+            "",
+            " ",
+            "localhost",
+            "exa mple.com",
+            "-bad.com",
+            "bad-.com",
+            "a..com",
+            "1.2.3.4",
+            "under_score.com",
+            "example.com:abc",
+            "http://",
         ] {
             assert!(DomainName::parse(raw).is_err(), "{raw:?} was accepted");
         }

@@ -33,12 +33,18 @@ const MAX_NOTE: usize = 1000;
 fn parse_note(raw: Option<&str>) -> AppResult<Option<String>> {
     let note = raw.map(str::trim).filter(|note| !note.is_empty());
     if note.is_some_and(|note| note.chars().count() > MAX_NOTE) {
-        return Err(AppError::invalid("note", format!("note has at most {MAX_NOTE} characters")));
+        return Err(AppError::invalid(
+            "note",
+            format!("note has at most {MAX_NOTE} characters"),
+        ));
     }
     Ok(note.map(str::to_owned))
 }
 
-async fn existing_brand(client: &impl deadpool_postgres::GenericClient, id: Uuid) -> AppResult<Uuid> {
+async fn existing_brand(
+    client: &impl deadpool_postgres::GenericClient,
+    id: Uuid,
+) -> AppResult<Uuid> {
     brands::find(client, id)
         .await?
         .map(|brand| brand.id)
@@ -46,7 +52,9 @@ async fn existing_brand(client: &impl deadpool_postgres::GenericClient, id: Uuid
 }
 
 async fn found(client: &impl deadpool_postgres::GenericClient, id: Uuid) -> AppResult<Domain> {
-    store::find(client, id).await?.ok_or_else(|| AppError::not_found("No such domain"))
+    store::find(client, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("No such domain"))
 }
 
 #[derive(Deserialize)]
@@ -86,7 +94,12 @@ async fn list_domains(
     })?;
     let filter = Filter {
         brand_id: query.brand_id,
-        status: query.status.as_deref().map(status_filter).transpose()?.flatten(),
+        status: query
+            .status
+            .as_deref()
+            .map(status_filter)
+            .transpose()?
+            .flatten(),
         search: query
             .search
             .as_deref()
@@ -96,7 +109,10 @@ async fn list_domains(
     };
     let client = state.db.get().await?;
     let (domains, total) = store::list(&client, &filter, page).await?;
-    Ok(envelope::ok("Domains", Paginated::new(domains, page, total)))
+    Ok(envelope::ok(
+        "Domains",
+        Paginated::new(domains, page, total),
+    ))
 }
 
 #[get("/api/v1/domains/{id}")]
@@ -121,7 +137,10 @@ async fn domain_history(
     let client = state.db.get().await?;
     found(&client, *id).await?;
     let (items, total) = super::history::page(&client, *id, page).await?;
-    Ok(envelope::ok("Scan history", Paginated::new(items, page, total)))
+    Ok(envelope::ok(
+        "Scan history",
+        Paginated::new(items, page, total),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -139,8 +158,14 @@ async fn create_domain(
     body: web::Json<CreateBody>,
 ) -> AppResult<HttpResponse> {
     let mut validation = Validation::new();
-    let name = validation.check(DomainName::parse_field(body.domain.as_deref().unwrap_or(""), "domain"));
-    let brand_id = validation.check(body.brand_id.ok_or_else(|| AppError::invalid("brandId", "brandId is required")));
+    let name = validation.check(DomainName::parse_field(
+        body.domain.as_deref().unwrap_or(""),
+        "domain",
+    ));
+    let brand_id = validation.check(
+        body.brand_id
+            .ok_or_else(|| AppError::invalid("brandId", "brandId is required")),
+    );
     let note = validation.check(parse_note(body.note.as_deref()));
     validation.finish()?;
     let (Some(name), Some(brand_id), Some(note)) = (name, brand_id, note) else {
@@ -151,7 +176,10 @@ async fn create_domain(
     let id = store::insert(&client, &name, brand_id, note.as_deref()).await?;
     let domain = found(&client, id).await?;
     announce(&state, DOMAINS, "domain:created", &domain).await;
-    Ok(envelope::created("Domain created", json!({ "domain": domain })))
+    Ok(envelope::created(
+        "Domain created",
+        json!({ "domain": domain }),
+    ))
 }
 
 /// `Some(None)` for an explicit `null`, so that a note can be cleared.
@@ -239,7 +267,10 @@ async fn import_domains(
         .brand_id
         .ok_or_else(|| AppError::invalid("brandId", "brandId is required"))?;
     if body.domains.is_empty() || body.domains.len() > MAX_IMPORT {
-        return Err(AppError::invalid("domains", format!("domains holds 1 to {MAX_IMPORT} names")));
+        return Err(AppError::invalid(
+            "domains",
+            format!("domains holds 1 to {MAX_IMPORT} names"),
+        ));
     }
     let mut names = Vec::with_capacity(body.domains.len());
     let mut invalid = Vec::new();

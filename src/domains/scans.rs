@@ -45,14 +45,26 @@ struct BatchBody {
 fn stored_result(result: &ResultBody, now: DateTime<Utc>) -> Result<Value, (&'static str, String)> {
     let status = match result.status.as_deref() {
         Some(status @ ("blocked" | "accessible" | "error")) => status,
-        _ => return Err(("status", "status is \"blocked\", \"accessible\" or \"error\"".into())),
+        _ => {
+            return Err((
+                "status",
+                "status is \"blocked\", \"accessible\" or \"error\"".into(),
+            ))
+        }
     };
     let (domain_id, domain) = match (&result.id, &result.domain) {
         (Some(id), _) => {
             let id = Uuid::parse_str(id).map_err(|_| ("id", "id is not a domain id".to_owned()))?;
             (Some(id), None)
         }
-        (None, Some(name)) => (None, Some(DomainName::parse(name).map_err(|message| ("domain", message))?.into_string())),
+        (None, Some(name)) => (
+            None,
+            Some(
+                DomainName::parse(name)
+                    .map_err(|message| ("domain", message))?
+                    .into_string(),
+            ),
+        ),
         (None, None) => return Err(("id", "each result names its domain by id or domain".into())),
     };
     let checked_at = match &result.checked_at {
@@ -73,11 +85,17 @@ fn stored_result(result: &ResultBody, now: DateTime<Utc>) -> Result<Value, (&'st
 fn parse_batch(body: &BatchBody) -> AppResult<(Option<String>, Vec<Value>)> {
     let scan_id = body.scan_id.as_deref().map(str::trim);
     if scan_id.is_some_and(|id| id.is_empty() || id.len() > 200) {
-        return Err(AppError::invalid("scanId", "scanId must be 1 to 200 characters"));
+        return Err(AppError::invalid(
+            "scanId",
+            "scanId must be 1 to 200 characters",
+        ));
     }
     let results = body.results.as_deref().unwrap_or_default();
     if results.is_empty() || results.len() > MAX_RESULTS {
-        return Err(AppError::invalid("results", format!("results holds 1 to {MAX_RESULTS} results")));
+        return Err(AppError::invalid(
+            "results",
+            format!("results holds 1 to {MAX_RESULTS} results"),
+        ));
     }
     let now = Utc::now();
     let mut stored = Vec::with_capacity(results.len());
@@ -116,7 +134,10 @@ async fn submit_batch(
         Ok(row) => row.get(0),
         Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
             let existing = client
-                .query_opt("SELECT id FROM scan_batches WHERE scan_id = $1", &[&scan_id])
+                .query_opt(
+                    "SELECT id FROM scan_batches WHERE scan_id = $1",
+                    &[&scan_id],
+                )
                 .await?;
             let batch_id: Option<Uuid> = existing.map(|row| row.get(0));
             return Err(AppError::conflict("This scan was already submitted")

@@ -38,13 +38,22 @@ pub async fn find_many(client: &impl GenericClient, ids: &[Uuid]) -> AppResult<V
     Ok(rows.iter().map(Domain::from_row).collect())
 }
 
-pub async fn list(client: &impl GenericClient, filter: &Filter, page: Page) -> AppResult<(Vec<Domain>, i64)> {
+pub async fn list(
+    client: &impl GenericClient,
+    filter: &Filter,
+    page: Page,
+) -> AppResult<(Vec<Domain>, i64)> {
     let conditions = "($1::uuid IS NULL OR d.brand_id = $1) \
          AND ($2::text IS NULL OR d.nawala_status = $2 OR ($2 = 'unchecked' AND d.nawala_status IS NULL)) \
          AND ($3::text IS NULL OR d.domain ILIKE $3 OR d.note ILIKE $3)";
     let search = filter.search.as_deref().map(contains_pattern);
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&filter.brand_id, &filter.status, &search];
-    let sql = format!("{DOMAIN_SELECT} WHERE {conditions} ORDER BY d.domain LIMIT {} OFFSET {}", page.limit, page.offset());
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+        [&filter.brand_id, &filter.status, &search];
+    let sql = format!(
+        "{DOMAIN_SELECT} WHERE {conditions} ORDER BY d.domain LIMIT {} OFFSET {}",
+        page.limit,
+        page.offset()
+    );
     let rows = client.query(&sql, &params).await?;
     let count = format!("SELECT count(*) FROM domains d WHERE {conditions}");
     let total: i64 = client.query_one(&count, &params).await?.get(0);
@@ -89,11 +98,18 @@ pub async fn update(client: &impl GenericClient, id: Uuid, changes: &Changes) ->
 }
 
 pub async fn delete(client: &impl GenericClient, id: Uuid) -> AppResult<bool> {
-    Ok(client.execute("DELETE FROM domains WHERE id = $1", &[&id]).await? == 1)
+    Ok(client
+        .execute("DELETE FROM domains WHERE id = $1", &[&id])
+        .await?
+        == 1)
 }
 
 /// Inserts the names not yet present, in one statement; returns the ids created.
-pub async fn import(client: &impl GenericClient, brand_id: Uuid, names: &[String]) -> AppResult<Vec<Uuid>> {
+pub async fn import(
+    client: &impl GenericClient,
+    brand_id: Uuid,
+    names: &[String],
+) -> AppResult<Vec<Uuid>> {
     let rows = client
         .query(
             "INSERT INTO domains (domain, brand_id) SELECT name, $2 FROM unnest($1::text[]) AS name \

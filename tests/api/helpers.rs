@@ -100,6 +100,28 @@ impl TestApp {
             .expect("POST")
     }
 
+    /// `method path` with a bearer token and a JSON body; answers (status, body).
+    pub async fn send_as(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut request = self.http.request(method, self.url(path)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        json(request.send().await.expect("a response")).await
+    }
+
+    /// A second web instance on the same database and Redis namespace, as behind a load balancer.
+    pub async fn another_instance(&self) -> TestApp {
+        let mut settings = self.settings.clone();
+        settings.server.port = 0;
+        start(settings, None).await
+    }
+
     /// Environment that makes `hub worker` (or any `hub` command) use this app's services.
     pub fn hub_env(&self) -> Vec<(String, String)> {
         let mut env = vec![

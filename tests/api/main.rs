@@ -1,8 +1,12 @@
 //! Integration tests: the hub against real PostgreSQL, Redis and SMTP servers.
 
 mod auth;
+mod dashboard;
+mod domains;
 mod helpers;
+mod live;
 mod ops;
 mod plumbing;
+mod realtime;
 mod services;
 mod users;
