@@ -21,8 +21,19 @@ fn tokio_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
+/// Raises this process's open-file limit to its hard limit: every WebSocket session is a socket.
+pub fn raise_open_file_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if let Err(error) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            tracing::warn!(%error, "raising the open-file limit");
+        }
+    }
+}
+
 pub fn serve(settings: Settings) -> anyhow::Result<()> {
     require_services(&settings)?;
+    raise_open_file_limit();
     actix_web::rt::System::new().block_on(async move {
         let app = crate::startup::Application::build(settings).await?;
         tracing::info!(port = app.port(), "serving");

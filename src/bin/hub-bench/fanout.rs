@@ -1,0 +1,253 @@
+//! `fanout`: N signed-in WebSocket sessions, events at a set rate through `POST /api/urls/update`;
+//! deliveries per second, latency from each request's send to each client's receipt, deliveries
+//! missing, and the server's resident memory per open session.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use futures_util::StreamExt;
+use serde_json::json;
+use tokio::sync::{watch, Semaphore};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::hub::Hub;
+use crate::stats::{per_second, Report, Samples};
+
+#[derive(clap::Args, Debug)]
+pub struct Options {
+    /// WebSocket sessions to hold open.
+    #[arg(long, default_value_t = 10_000)]
+    sessions: usize,
+    /// Events per second.
+    #[arg(long, default_value_t = 10.0)]
+    rate: f64,
+    /// Events to send in all (each on its own domain).
+    #[arg(long, default_value_t = 300)]
+    events: usize,
+    /// Loopback source addresses (127.0.0.1, .2, …) to spread the sessions over.
+    #[arg(long, default_value_t = 4)]
+    sources: u8,
+    /// The pid of `hub serve`, to read its resident memory.
+    #[arg(long)]
+    server_pid: Option<u32>,
+}
+
+/// Resident memory of `pid` in bytes, from /proc.
+fn resident_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The id in `"domainId":"<id>"` of a `domain:nawala-updated` frame, without parsing it all.
+fn domain_id(frame: &str) -> Option<&str> {
+    if !frame.contains("domain:nawala-updated") {
+        return None;
+    }
+    let start = frame.find(r#""domainId":""#)? + 12;
+    frame.get(start..start + 36)
+}
+
+async fn server_address(base: &str) -> anyhow::Result<SocketAddr> {
+    let host = base
+        .split("://")
+        .nth(1)
+        .unwrap_or(base)
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    tokio::net::lookup_host(host)
+        .await?
+        .find(SocketAddr::is_ipv4)
+        .context("the hub's address does not resolve to IPv4")
+}
+
+type Receipts = Vec<(u32, Instant)>;
+
+struct Session {
+    index: usize,
+    source: Ipv4Addr,
+    server: SocketAddr,
+    url: String,
+}
+
+impl Session {
+    /// Connects, reads the hello, then records when each event arrives until `stop`.
+    async fn run(
+        self,
+        events: Arc<std::collections::HashMap<String, u32>>,
+        received: Arc<AtomicUsize>,
+        ready: tokio::sync::mpsc::Sender<bool>,
+        opening: tokio::sync::OwnedSemaphorePermit,
+        mut stop: watch::Receiver<bool>,
+    ) -> Receipts {
+        let connected = async {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(SocketAddr::new(IpAddr::V4(self.source), 0))?;
+            let stream = socket.connect(self.server).await?;
+            let (mut ws, _) = tokio_tungstenite::client_async(self.url.as_str(), stream).await?;
+            ws.next().await.context("no hello")??;
+            anyhow::Ok(ws)
+        }
+        .await;
+        drop(opening);
+        let mut ws = match connected {
+            Ok(ws) => {
+                let _ = ready.send(true).await;
+                ws
+            }
+            Err(error) => {
+                if self.index < 3 {
+                    eprintln!("session {}: {error:#}", self.index);
+                }
+                let _ = ready.send(false).await;
+                return Vec::new();
+            }
+        };
+        drop(ready);
+        let mut receipts = Vec::new();
+        loop {
+            tokio::select! {
+                _ = stop.changed() => break,
+                message = ws.next() => match message {
+                    Some(Ok(Message::Text(text))) => {
+                        if let Some(event) = domain_id(&text).and_then(|id| events.get(id)) {
+                            receipts.push((*event, Instant::now()));
+                            received.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    _ => break,
+                },
+            }
+        }
+        receipts
+    }
+}
+
+pub async fn run(hub: &Hub, options: &Options) -> anyhow::Result<Report> {
+    hub::cli::raise_open_file_limit();
+    let ids = hub.domains(options.events.max(1)).await?;
+    let key = hub.key().await?;
+    let events: Arc<std::collections::HashMap<String, u32>> = Arc::new(
+        ids.iter()
+            .enumerate()
+            .map(|(n, id)| (id.clone(), n as u32))
+            .collect(),
+    );
+    let server = server_address(&hub.base).await?;
+    let url = format!(
+        "{}/ws?token={}",
+        hub.base.replacen("http", "ws", 1),
+        hub.token
+    );
+    let memory_before = options.server_pid.and_then(resident_bytes);
+
+    let received = Arc::new(AtomicUsize::new(0));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(1024);
+    let opening = Arc::new(Semaphore::new(256));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(options.sessions);
+    for index in 0..options.sessions {
+        let session = Session {
+            index,
+            source: Ipv4Addr::new(
+                127,
+                0,
+                0,
+                1 + (index % options.sources.max(1) as usize) as u8,
+            ),
+            server,
+            url: url.clone(),
+        };
+        let permit = opening.clone().acquire_owned().await?;
+        tasks.push(tokio::spawn(session.run(
+            events.clone(),
+            received.clone(),
+            ready_tx.clone(),
+            permit,
+            stop_rx.clone(),
+        )));
+    }
+    drop(ready_tx);
+    let mut open = 0;
+    for _ in 0..options.sessions {
+        if ready_rx.recv().await == Some(true) {
+            open += 1;
+        }
+    }
+    let opened_in = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let memory_idle = options.server_pid.and_then(resident_bytes);
+
+    let interval = Duration::from_secs_f64(1.0 / options.rate.max(0.001));
+    let mut ticker = tokio::time::interval(interval);
+    let mut sent = Vec::with_capacity(ids.len());
+    let sending = Instant::now();
+    let mut requests = Vec::new();
+    for (n, id) in ids.iter().enumerate() {
+        ticker.tick().await;
+        let status = if n % 2 == 0 { "blocked" } else { "accessible" };
+        let request = hub
+            .http
+            .post(hub.url("/api/urls/update"))
+            .header("x-api-key", &key)
+            .json(&json!({"id": id, "scanResult": {"status": status}}));
+        sent.push(Instant::now());
+        requests.push(tokio::spawn(request.send()));
+    }
+    let mut failed_requests = 0;
+    for request in requests {
+        if !matches!(request.await, Ok(Ok(response)) if response.status().is_success()) {
+            failed_requests += 1;
+        }
+    }
+    let expected = open * ids.len();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while received.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let window = sending.elapsed();
+    let _ = stop_tx.send(true);
+    let mut latencies = Samples::default();
+    let mut delivered = 0;
+    for task in tasks {
+        let receipts = task.await.unwrap_or_default();
+        let mut seen = std::collections::HashSet::new();
+        for (event, at) in receipts {
+            if seen.insert(event) {
+                delivered += 1;
+                latencies.push(at.saturating_duration_since(sent[event as usize]));
+            }
+        }
+    }
+
+    let mut report = Report::new("fanout");
+    report
+        .add("sessions_open", open)
+        .add(
+            "sessions_opened_in_s",
+            (opened_in.as_secs_f64() * 10.0).round() / 10.0,
+        )
+        .add("events_sent", ids.len())
+        .add("event_requests_failed", failed_requests)
+        .add("deliveries", delivered)
+        .add("deliveries_missing", expected - delivered.min(expected))
+        .add("deliveries_per_s", per_second(delivered, window))
+        .add("latency_ms", latencies.summary());
+    if let (Some(before), Some(idle)) = (memory_before, memory_idle) {
+        report
+            .add("server_rss_before_mib", before / (1 << 20))
+            .add("server_rss_idle_sessions_mib", idle / (1 << 20))
+            .add(
+                "server_bytes_per_session",
+                idle.saturating_sub(before) / open.max(1) as u64,
+            );
+    }
+    Ok(report)
+}
