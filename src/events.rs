@@ -31,19 +31,25 @@ impl EventPublisher {
     /// Appends the event; returns its id.
     pub async fn publish(&self, event: &Event) -> redis::RedisResult<String> {
         let data = event.data.to_string();
-        let mut redis = self.redis.clone();
-        redis
-            .xadd_maxlen(
-                &self.stream,
-                StreamMaxlen::Approx(self.history),
-                "*",
-                &[
-                    (FIELD_TOPIC, event.topic.as_str()),
-                    (FIELD_NAME, event.name.as_str()),
-                    (FIELD_DATA, data.as_str()),
-                ],
-            )
-            .await
+        retrying_reconnects(|| {
+            let mut redis = self.redis.clone();
+            let data = data.as_str();
+            async move {
+                redis
+                    .xadd_maxlen(
+                        &self.stream,
+                        StreamMaxlen::Approx(self.history),
+                        "*",
+                        &[
+                            (FIELD_TOPIC, event.topic.as_str()),
+                            (FIELD_NAME, event.name.as_str()),
+                            (FIELD_DATA, data),
+                        ],
+                    )
+                    .await
+            }
+        })
+        .await
     }
 
     /// Appends many events in one round trip, in order.
@@ -66,7 +72,12 @@ impl EventPublisher {
             )
             .ignore();
         }
-        pipe.query_async(&mut self.redis.clone()).await
+        retrying_reconnects(|| {
+            let mut redis = self.redis.clone();
+            let pipe = &pipe;
+            async move { pipe.query_async(&mut redis).await }
+        })
+        .await
     }
 
     /// Publishes after a commit where failing the request would be wrong (the change is made):
@@ -83,4 +94,26 @@ impl EventPublisher {
             tracing::error!(%error, count = events.len(), "publishing events");
         }
     }
+}
+
+/// Runs `command`, again after a short wait when the connection had dropped: the connection
+/// manager notices a restarted Redis on the first command it sends, fails that command, and
+/// reconnects.
+async fn retrying_reconnects<T, F, Fut>(command: F) -> redis::RedisResult<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = redis::RedisResult<T>>,
+{
+    let mut delay = std::time::Duration::from_millis(100);
+    for _ in 0..4 {
+        match command().await {
+            Err(error) if error.is_connection_dropped() || error.is_io_error() => {
+                tracing::debug!(%error, "Redis connection lost; retrying the event");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            result => return result,
+        }
+    }
+    command().await
 }

@@ -313,3 +313,31 @@ async fn stalled_client(url: &str) -> Live {
             .unwrap();
     Live::after_handshake(ws).await
 }
+
+#[actix_web::test]
+async fn events_flow_again_after_redis_restarts() {
+    let home = std::env::temp_dir().join(format!("hub-redis-restart-{}", uuid::Uuid::new_v4()));
+    let redis = hub::embedded::Embedded::new(&home);
+    let port = redis.redis(0).expect("a private Redis").port;
+    let app =
+        spawn_app_with(|settings| settings.redis.url = format!("redis://127.0.0.1:{port}/")).await;
+    let board = dashboard(&app, &["one.com"]).await;
+    let mut live = open(&app, &board.user).await;
+    report(&app, &board.key, &board.domains[0].0, "blocked").await;
+    let before = live.expect("domain:nawala-updated").await;
+
+    redis.stop_redis().expect("stopping Redis");
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    redis.redis(port).expect("Redis again");
+
+    let (status, _) = report(&app, &board.key, &board.domains[0].0, "accessible").await;
+    assert_eq!(status, 200);
+    let after = live.expect("domain:nawala-updated").await;
+    assert_eq!(after["data"]["nawala"]["status"], "tidak ada");
+    assert!(after["id"].as_str() > before["id"].as_str());
+    let _ = redis.stop_redis();
+    let _ = std::fs::remove_dir_all(&home);
+}
