@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::json;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::dashboard::{dashboard, finished_batch, report, submit_scan};
 use crate::helpers::{spawn_app, spawn_app_with};
@@ -25,6 +26,18 @@ async fn a_socket_needs_a_valid_token() {
         topics,
         &json!(["brands", "domains", format!("user:{}", board.user_id)])
     );
+
+    // As a browser's library may: the token in a header, compression offered.
+    let mut request = bare.as_str().into_client_request().unwrap();
+    let headers = request.headers_mut();
+    let bearer = format!("Bearer {}", board.user);
+    headers.insert("authorization", bearer.parse().unwrap());
+    headers.insert("accept-encoding", "gzip, deflate, br".parse().unwrap());
+    let (ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("the upgrade");
+    let live = Live::after_handshake(ws).await;
+    assert_eq!(live.hello["data"]["topics"], *topics);
 }
 
 #[actix_web::test]
