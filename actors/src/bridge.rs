@@ -80,8 +80,9 @@ impl EventLog {
         Ok(reply.ids.iter().filter_map(frame_of).collect())
     }
 
-    /// Events after `since`, waiting up to [`BLOCK`] for the first.
-    async fn read(&self, since: EventId) -> redis::RedisResult<Vec<Arc<Frame>>> {
+    /// Events after `since`, waiting up to [`BLOCK`] for the first, and the id of the last entry
+    /// read (an entry that is not an event is skipped, and read past).
+    async fn read(&self, since: EventId) -> redis::RedisResult<(Vec<Arc<Frame>>, EventId)> {
         let options = StreamReadOptions::default()
             .block(BLOCK.as_millis() as usize)
             .count(READ_COUNT);
@@ -90,12 +91,16 @@ impl EventLog {
             .clone()
             .xread_options(&[&self.key], &[since.to_string()], &options)
             .await?;
-        Ok(reply
+        let entries: Vec<StreamId> = reply
             .into_iter()
             .flat_map(|reply| reply.keys)
             .flat_map(|key| key.ids)
-            .filter_map(|entry| frame_of(&entry))
-            .collect())
+            .collect();
+        let last = entries
+            .last()
+            .and_then(|entry| entry.id.parse().ok())
+            .unwrap_or(since);
+        Ok((entries.iter().filter_map(frame_of).collect(), last))
     }
 }
 
@@ -120,11 +125,10 @@ pub async fn run(log: EventLog, broadcaster: Addr<Broadcaster>) {
     tracing::info!(after = %last, "event bridge started");
     loop {
         match log.read(last).await {
-            Ok(frames) if frames.is_empty() => {}
-            Ok(frames) => {
+            Ok((frames, read_up_to)) => {
                 retry = Retry::default();
-                last = frames.last().map_or(last, |frame| frame.id);
-                if broadcaster.send(Dispatch(frames)).await.is_err() {
+                last = read_up_to;
+                if !frames.is_empty() && broadcaster.send(Dispatch(frames)).await.is_err() {
                     return;
                 }
             }

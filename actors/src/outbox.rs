@@ -54,7 +54,13 @@ impl Default for Outbox {
 impl Outbox {
     /// Counts one more frame handed to the session; answers how many it now holds.
     pub fn push(&self) -> usize {
-        self.pending.fetch_add(1, Ordering::AcqRel) + 1
+        let pending = self.pending.fetch_add(1, Ordering::AcqRel) + 1;
+        if pending == 1 {
+            // An idle session's stall is counted from the first frame it was given.
+            self.last_taken
+                .store(millis_since_start(), Ordering::Release);
+        }
+        pending
     }
 
     /// The session took a frame off its queue.

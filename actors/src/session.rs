@@ -46,8 +46,8 @@ pub struct Session {
     outbox: Arc<Outbox>,
     topics: BTreeSet<String>,
     last_heard: Instant,
-    /// The last event dispatched before this session joined: later ones reach it live.
-    joined_after: Option<EventId>,
+    /// The first event this session sent live: the live ones since form one unbroken run.
+    first_live: Option<EventId>,
     /// The newest event this session has sent or skipped; nothing at or below it goes out again.
     high_water: Option<EventId>,
     /// Live events held back while a replay is read, so that the client sees them in order.
@@ -70,7 +70,7 @@ impl Session {
             settings,
             outbox: Arc::new(Outbox::default()),
             last_heard: Instant::now(),
-            joined_after: None,
+            first_live: None,
             high_water: None,
             held: None,
         }
@@ -126,6 +126,7 @@ impl Session {
             return;
         }
         self.high_water = Some(frame.id);
+        self.first_live.get_or_insert(frame.id);
         ctx.text(frame.text.clone());
     }
 
@@ -194,8 +195,10 @@ impl Session {
         let log = self.log.clone();
         let limit = self.settings.history;
         async move {
-            let oldest = log.oldest().await?;
             let frames = log.after(since, limit + 1).await?;
+            // Read after the range: trimming only moves forward, so `oldest <= since` proves
+            // that nothing between `since` and the range was trimmed.
+            let oldest = log.oldest().await?;
             Ok::<_, redis::RedisError>((oldest, frames))
         }
         .into_actor(self)
@@ -227,7 +230,7 @@ impl Session {
         let mut replayed = 0;
         if complete {
             for frame in frames {
-                let sent_live = self.joined_after.is_none_or(|after| frame.id > after)
+                let sent_live = self.first_live.is_some_and(|first| frame.id >= first)
                     && self.high_water.is_some_and(|high| frame.id <= high);
                 if !sent_live && self.topics.contains(&frame.topic) {
                     ctx.text(frame.text.clone());
@@ -262,7 +265,6 @@ impl Actor for Session {
             .into_actor(self)
             .map(|joined, session, ctx| match joined {
                 Ok(after) => {
-                    session.joined_after = after;
                     session.high_water = after;
                     let last = after.map(|id| id.to_string());
                     Self::send_control(

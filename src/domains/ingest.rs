@@ -40,6 +40,9 @@ const RESOLVE: &str = "CREATE TEMP TABLE scan_input ON COMMIT DROP AS \
 const RECORD_HISTORY: &str = "INSERT INTO domain_scans (domain_id, batch_id, status, checked_at, detail) \
      SELECT domain_id, $1, status, checked_at, detail FROM scan_input WHERE domain_id IS NOT NULL ORDER BY ord";
 
+const LOCK_DOMAINS: &str = "SELECT id FROM domains \
+     WHERE id IN (SELECT domain_id FROM scan_input WHERE domain_id IS NOT NULL) ORDER BY id FOR UPDATE";
+
 /// Each domain takes its newest non-error result, unless it was checked later already; the
 /// self-join reads the row as it was, to tell whether the status changed.
 const APPLY: &str = "WITH latest AS ( \
@@ -130,6 +133,12 @@ async fn apply(
     tx.execute(RECORD_HISTORY, &[&batch_id])
         .await
         .context("recording history")?;
+    // Lock the batch's domains first, in one order: APPLY's snapshot then reads their current
+    // state (a concurrent batch or report has committed or waits), and two batches cannot
+    // deadlock on each other's rows.
+    tx.execute(LOCK_DOMAINS, &[])
+        .await
+        .context("locking domains")?;
     let changed = tx.query(APPLY, &[]).await.context("updating domains")?;
     let changed_count = changed.len() as i32;
     let summary = tx

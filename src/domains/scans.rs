@@ -73,6 +73,10 @@ fn stored_result(result: &ResultBody, now: DateTime<Utc>) -> Result<Value, (&'st
             .with_timezone(&Utc),
         None => now,
     };
+    // A time in the future would pin `lastChecked` and hide every later result.
+    if checked_at > now + chrono::Duration::minutes(5) {
+        return Err(("checkedAt", "checkedAt is in the future".into()));
+    }
     Ok(json!({
         "domainId": domain_id,
         "domain": domain,

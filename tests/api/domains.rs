@@ -247,6 +247,7 @@ async fn a_bad_batch_is_refused_whole_and_stores_nothing() {
         {"domain": "one.com", "status": "sideways"},
         {"status": "blocked"},
         {"domain": "one.com", "status": "error", "checkedAt": "yesterday"},
+        {"domain": "one.com", "status": "blocked", "checkedAt": "2099-01-01T00:00:00Z"},
     ]});
     let (status, answer) = submit_scan(&app, &board.key, &body).await;
     assert_eq!(status, 400, "{answer}");
@@ -258,7 +259,12 @@ async fn a_bad_batch_is_refused_whole_and_stores_nothing() {
         .collect();
     assert_eq!(
         fields,
-        ["results[1].status", "results[2].id", "results[3].checkedAt"]
+        [
+            "results[1].status",
+            "results[2].id",
+            "results[3].checkedAt",
+            "results[4].checkedAt"
+        ]
     );
     let client = app.db.get().await.unwrap();
     let batches: i64 = client

@@ -234,10 +234,18 @@ async fn the_worker_is_a_process_of_its_own_that_sweeps_due_mail() {
         .await;
     assert_eq!(messages.len(), 1);
     assert!(messages[0].contains("Found by the sweep"));
-    let status: String = client
-        .query_one("SELECT status FROM mails", &[])
-        .await
-        .unwrap()
-        .get(0);
+    // The worker marks the row once the SMTP server has answered, a moment after it stored the mail.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        let status: String = client
+            .query_one("SELECT status FROM mails", &[])
+            .await
+            .unwrap()
+            .get(0);
+        if status == "sent" || tokio::time::Instant::now() > deadline {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(status, "sent");
 }
