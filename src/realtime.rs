@@ -46,6 +46,24 @@ impl Realtime {
     }
 }
 
+/// A deleted or disabled user, a token outdated by a password change, or a changed admin right
+/// ends the session; a database that does not answer does not.
+fn still_allowed(
+    state: web::Data<AppState>,
+    token: String,
+    admin: bool,
+) -> hub_actors::session::StillAllowed {
+    Box::new(move || {
+        let (state, token) = (state.clone(), token.clone());
+        Box::pin(async move {
+            match authenticate(&state, &token).await {
+                Ok(caller) => caller.role.is_admin() == admin,
+                Err(error) => error.status != actix_web::http::StatusCode::UNAUTHORIZED,
+            }
+        })
+    })
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(connect);
 }
@@ -79,12 +97,14 @@ async fn connect(
         max_pending: realtime.max_pending,
         history: realtime.history,
     };
+    let admin = grants.admin;
     let session = Session::new(
         grants,
         state.realtime.broadcaster.clone(),
         state.realtime.log.clone(),
         settings,
-    );
+    )
+    .recheck_with(still_allowed(state.clone(), token.to_owned(), admin));
     session
         .start(&req, payload)
         .map_err(|error| AppError::bad_request(format!("Not a WebSocket upgrade: {error}")))

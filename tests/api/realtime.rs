@@ -354,3 +354,17 @@ async fn events_flow_again_after_redis_restarts() {
     let _ = redis.stop_redis();
     let _ = std::fs::remove_dir_all(&home);
 }
+
+#[actix_web::test]
+async fn a_disabled_users_socket_is_closed() {
+    let app = spawn_app().await;
+    let board = dashboard(&app, &[]).await;
+    let mut live = open(&app, &board.user).await;
+    let path = format!("/api/v1/users/{}", board.user_id);
+    let body = json!({"disabled": true});
+    let (status, _) = app
+        .send_as(Method::PUT, &path, &board.admin, Some(&body))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(live.close_code(Duration::from_secs(10)).await, Some(1008));
+}
