@@ -46,22 +46,14 @@ impl Realtime {
     }
 }
 
-/// A deleted or disabled user, a token outdated by a password change, or a changed admin right
-/// ends the session; a database that does not answer does not.
-fn still_allowed(
-    state: web::Data<AppState>,
-    token: String,
-    admin: bool,
-) -> hub_actors::session::StillAllowed {
-    Box::new(move || {
-        let (state, token) = (state.clone(), token.clone());
-        Box::pin(async move {
-            match authenticate(&state, &token).await {
-                Ok(caller) => caller.role.is_admin() == admin,
-                Err(error) => error.status != actix_web::http::StatusCode::UNAUTHORIZED,
-            }
-        })
-    })
+/// Closes `user`'s open sockets on every web process: their credentials no longer hold.
+pub async fn revoke_sessions(state: &AppState, user: uuid::Uuid) {
+    let event = hub_actors::Event::new(
+        format!("user:{user}"),
+        hub_actors::event::SESSIONS_REVOKED,
+        serde_json::json!({ "userId": user }),
+    );
+    state.events.publish_logged(event).await;
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -97,14 +89,12 @@ async fn connect(
         max_pending: realtime.max_pending,
         history: realtime.history,
     };
-    let admin = grants.admin;
     let session = Session::new(
         grants,
         state.realtime.broadcaster.clone(),
         state.realtime.log.clone(),
         settings,
-    )
-    .recheck_with(still_allowed(state.clone(), token.to_owned(), admin));
+    );
     session
         .start(&req, payload)
         .map_err(|error| AppError::bad_request(format!("Not a WebSocket upgrade: {error}")))

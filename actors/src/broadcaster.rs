@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use crate::event::{EventId, Frame};
+use crate::event::{EventId, Frame, SESSIONS_REVOKED};
 use crate::outbox::Outbox;
 
 pub type SessionId = u64;
@@ -72,13 +72,20 @@ impl Stats {
 #[rtype(result = "()")]
 pub struct Deliver(pub Arc<Frame>);
 
+/// The session's user may no longer hold it: it closes.
+#[derive(Message, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct Revoked;
+
 /// A session opens: it starts on `topics`. Answers the id of the last event dispatched before it
 /// joined (`None` before the bridge has started): every later event reaches it live.
 #[derive(Message)]
 #[rtype(result = "Option<EventId>")]
 pub struct Join {
     pub session: SessionId,
+    pub user_id: String,
     pub deliver: Recipient<Deliver>,
+    pub revoke: Recipient<Revoked>,
     pub outbox: Arc<Outbox>,
     pub topics: Vec<String>,
 }
@@ -117,7 +124,9 @@ pub struct Dispatch(pub Vec<Arc<Frame>>);
 pub struct StartAt(pub EventId);
 
 struct Member {
+    user_id: String,
     deliver: Recipient<Deliver>,
+    revoke: Recipient<Revoked>,
     outbox: Arc<Outbox>,
     topics: HashSet<String>,
 }
@@ -177,6 +186,25 @@ impl Broadcaster {
             .sessions_open
             .store(self.members.len() as u64, Ordering::Relaxed);
         member
+    }
+
+    /// Closes the sessions of the user whose topic (`user:<id>`) carried a revocation. Rare
+    /// enough that a scan of the members beats keeping an index by user.
+    fn revoke(&mut self, topic: &str) {
+        let Some(user_id) = topic.strip_prefix("user:") else {
+            return;
+        };
+        let revoked: Vec<SessionId> = self
+            .members
+            .iter()
+            .filter(|(_, member)| member.user_id == user_id)
+            .map(|(session, _)| *session)
+            .collect();
+        for session in revoked {
+            if let Some(member) = self.remove(session) {
+                member.revoke.do_send(Revoked);
+            }
+        }
     }
 
     fn close_too_slow(&mut self, sessions: Vec<SessionId>) {
@@ -246,7 +274,9 @@ impl Handler<Join> for Broadcaster {
         self.members.insert(
             join.session,
             Member {
+                user_id: join.user_id,
                 deliver: join.deliver,
+                revoke: join.revoke,
                 outbox: join.outbox,
                 topics: HashSet::new(),
             },
@@ -291,6 +321,9 @@ impl Handler<Dispatch> for Broadcaster {
         for frame in &frames {
             self.dispatch(frame, &mut too_slow);
             self.close_too_slow(std::mem::take(&mut too_slow));
+            if frame.name == SESSIONS_REVOKED {
+                self.revoke(&frame.topic);
+            }
         }
     }
 }

@@ -82,6 +82,7 @@ impl fmt::Display for EventId {
 pub struct Frame {
     pub id: EventId,
     pub topic: String,
+    pub name: String,
     pub text: ByteString,
 }
 
@@ -99,10 +100,15 @@ impl Frame {
         Some(Frame {
             id,
             topic: topic.to_owned(),
+            name: name.to_owned(),
             text: text.into(),
         })
     }
 }
+
+/// Published on `user:<id>` when that user's credentials stop holding (deleted, disabled, a new
+/// password, another role): every process closes the user's open sessions (1008).
+pub const SESSIONS_REVOKED: &str = "session:revoked";
 
 /// A frame of the hub's own (`hello`, `resumed`, `subscribed`, `error`): `{"event", "data"}`.
 pub fn control_frame(name: &str, data: Value) -> String {

@@ -12,18 +12,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::bridge::EventLog;
-use crate::broadcaster::{self, Broadcaster, Deliver, Join, Leave, SessionId};
+use crate::broadcaster::{self, Broadcaster, Deliver, Join, Leave, Revoked, SessionId};
 use crate::event::{control_frame, EventId, Frame};
 use crate::outbox::{CloseOnOverflow, Outbox, HARD_LIMIT_FACTOR, TRY_AGAIN_LATER};
 use crate::topics::Grants;
 
 const MAX_TOPICS: usize = 256;
-/// Every this many pings, the session asks whether its user may still hold it.
-const RECHECK_EVERY_PINGS: u32 = 2;
-
-/// Answers whether the session's credentials still hold (the user exists, is enabled, its token
-/// is current and its role unchanged). Only a definite "no" closes the session.
-pub type StillAllowed = Box<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = bool>>>>;
 
 #[derive(Debug, Clone, Copy)]
 pub struct SessionSettings {
@@ -58,8 +52,6 @@ pub struct Session {
     high_water: Option<EventId>,
     /// Live events held back while a replay is read, so that the client sees them in order.
     held: Option<Vec<Arc<Frame>>>,
-    still_allowed: Option<StillAllowed>,
-    pings: u32,
 }
 
 impl Session {
@@ -81,15 +73,7 @@ impl Session {
             first_live: None,
             high_water: None,
             held: None,
-            still_allowed: None,
-            pings: 0,
         }
-    }
-
-    /// Closes the session (1008) once `check` answers that its user may no longer hold it.
-    pub fn recheck_with(mut self, check: StillAllowed) -> Self {
-        self.still_allowed = Some(check);
-        self
     }
 
     /// Completes the upgrade of `req`: the 101 answer whose body is this session.
@@ -128,21 +112,9 @@ impl Session {
     fn heartbeat(&self, ctx: &mut ws::WebsocketContext<Self>) {
         ctx.run_interval(self.settings.ping_interval, |session, ctx| {
             if session.last_heard.elapsed() >= session.settings.client_timeout {
-                return Self::close(ctx, CloseCode::Away, "no answer to pings");
-            }
-            ctx.ping(b"");
-            session.pings = session.pings.wrapping_add(1);
-            if session.pings % RECHECK_EVERY_PINGS == 0 {
-                if let Some(check) = &session.still_allowed {
-                    check()
-                        .into_actor(session)
-                        .map(|allowed, _, ctx| {
-                            if !allowed {
-                                Self::close(ctx, CloseCode::Policy, "signed out: sign in again");
-                            }
-                        })
-                        .spawn(ctx);
-                }
+                Self::close(ctx, CloseCode::Away, "no answer to pings");
+            } else {
+                ctx.ping(b"");
             }
         });
     }
@@ -283,7 +255,9 @@ impl Actor for Session {
         self.heartbeat(ctx);
         let join = Join {
             session: self.id,
+            user_id: self.grants.user_id.clone(),
             deliver: ctx.address().recipient(),
+            revoke: ctx.address().recipient(),
             outbox: self.outbox.clone(),
             topics: self.topics.iter().cloned().collect(),
         };
@@ -327,6 +301,14 @@ impl Handler<Deliver> for Session {
             Some(held) => held.push(frame),
             None => self.send_live(&frame, ctx),
         }
+    }
+}
+
+impl Handler<Revoked> for Session {
+    type Result = ();
+
+    fn handle(&mut self, _: Revoked, ctx: &mut Self::Context) {
+        Self::close(ctx, CloseCode::Policy, "signed out: sign in again");
     }
 }
 

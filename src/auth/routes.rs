@@ -330,6 +330,7 @@ async fn reset_password(
     let (user, mail_id) = sessions::replace_password(&tx, user, &hash).await?;
     tx.commit().await?;
     outbox::wake(&state.queues, mail_id).await;
+    crate::realtime::revoke_sessions(&state, user.id).await;
     crate::users::publish(&state, "user:updated", &user).await;
     Ok(envelope::ok(
         "Password reset. Sign in with your new password",
@@ -368,6 +369,8 @@ async fn change_password(
     let pair = sessions::start(&tx, auth, &user, None).await?;
     tx.commit().await?;
     outbox::wake(&state.queues, mail_id).await;
+    // Sockets opened with the old tokens too: the client reopens with the new pair.
+    crate::realtime::revoke_sessions(&state, user.id).await;
     Ok(envelope::ok(
         "Password changed; other sessions were signed out",
         json!({ "accessToken": pair.access, "refreshToken": pair.refresh }),

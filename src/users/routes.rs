@@ -189,6 +189,9 @@ async fn update_user(
         body.disabled,
     )
     .await?;
+    if body.disabled == Some(true) || role.is_some_and(|role| role != target.role) {
+        crate::realtime::revoke_sessions(&state, user.id).await;
+    }
     publish(&state, "user:updated", &user).await;
     Ok(envelope::ok("User updated", json!({ "user": user })))
 }
@@ -210,6 +213,7 @@ async fn delete_user(
         return Err(AppError::forbidden("Only an owner can delete an owner"));
     }
     store::delete(&client, target.id).await?;
+    crate::realtime::revoke_sessions(&state, target.id).await;
     state
         .events
         .publish_logged(hub_actors::Event::new(

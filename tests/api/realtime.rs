@@ -356,15 +356,20 @@ async fn events_flow_again_after_redis_restarts() {
 }
 
 #[actix_web::test]
-async fn a_disabled_users_socket_is_closed() {
+async fn a_disabled_or_deleted_users_sockets_close_on_every_instance() {
     let app = spawn_app().await;
+    let other = app.another_instance().await;
     let board = dashboard(&app, &[]).await;
-    let mut live = open(&app, &board.user).await;
+    let mut here = open(&app, &board.user).await;
+    let mut there = open(&other, &board.user).await;
+    let mut admin = open(&app, &board.admin).await;
     let path = format!("/api/v1/users/{}", board.user_id);
     let body = json!({"disabled": true});
     let (status, _) = app
         .send_as(Method::PUT, &path, &board.admin, Some(&body))
         .await;
     assert_eq!(status, 200);
-    assert_eq!(live.close_code(Duration::from_secs(10)).await, Some(1008));
+    assert_eq!(here.close_code(Duration::from_secs(10)).await, Some(1008));
+    assert_eq!(there.close_code(Duration::from_secs(10)).await, Some(1008));
+    assert_eq!(admin.expect("user:updated").await["data"]["disabled"], true);
 }
