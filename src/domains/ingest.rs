@@ -40,8 +40,10 @@ const RESOLVE: &str = "CREATE TEMP TABLE scan_input ON COMMIT DROP AS \
 const RECORD_HISTORY: &str = "INSERT INTO domain_scans (domain_id, batch_id, status, checked_at, detail) \
      SELECT domain_id, $1, status, checked_at, detail FROM scan_input WHERE domain_id IS NOT NULL ORDER BY ord";
 
-const LOCK_DOMAINS: &str = "SELECT id FROM domains \
-     WHERE id IN (SELECT domain_id FROM scan_input WHERE domain_id IS NOT NULL) ORDER BY id FOR UPDATE";
+/// Batches apply one at a time: APPLY then reads the statuses another batch committed, and two
+/// batches cannot deadlock on each other's rows. (Locking the batch's rows instead writes each
+/// of them once more.)
+const ONE_BATCH_AT_A_TIME: &str = "SELECT pg_advisory_xact_lock(hashtext('hub:scan-ingest'))";
 
 /// Each domain takes its newest non-error result, unless it was checked later already; the
 /// self-join reads the row as it was, to tell whether the status changed.
@@ -133,12 +135,9 @@ async fn apply(
     tx.execute(RECORD_HISTORY, &[&batch_id])
         .await
         .context("recording history")?;
-    // Lock the batch's domains first, in one order: APPLY's snapshot then reads their current
-    // state (a concurrent batch or report has committed or waits), and two batches cannot
-    // deadlock on each other's rows.
-    tx.execute(LOCK_DOMAINS, &[])
+    tx.execute(ONE_BATCH_AT_A_TIME, &[])
         .await
-        .context("locking domains")?;
+        .context("waiting for another batch")?;
     let changed = tx.query(APPLY, &[]).await.context("updating domains")?;
     let changed_count = changed.len() as i32;
     let summary = tx
