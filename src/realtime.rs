@@ -9,6 +9,7 @@ use hub_actors::{Broadcaster, EventLog, Grants, Session, SessionSettings, Stats}
 use serde::Deserialize;
 
 use crate::auth::extractor::{authenticate, bearer};
+use crate::auth::tokens::{verify, TokenType};
 use crate::config::Settings;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -89,12 +90,17 @@ async fn connect(
         max_pending: realtime.max_pending,
         history: realtime.history,
     };
-    let session = Session::new(
+    let mut session = Session::new(
         grants,
         state.realtime.broadcaster.clone(),
         state.realtime.log.clone(),
         settings,
     );
+    let claims = verify(&state.settings.auth, TokenType::Access, token);
+    if let Some(exp) = claims.map(|claims| claims.exp) {
+        let left = exp.saturating_sub(chrono::Utc::now().timestamp()).max(0);
+        session = session.expiring_after(std::time::Duration::from_secs(left as u64));
+    }
     session
         .start(&req, payload)
         .map_err(|error| AppError::bad_request(format!("Not a WebSocket upgrade: {error}")))

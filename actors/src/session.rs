@@ -52,6 +52,8 @@ pub struct Session {
     high_water: Option<EventId>,
     /// Live events held back while a replay is read, so that the client sees them in order.
     held: Option<Vec<Arc<Frame>>>,
+    /// When the credentials the session was opened with expire.
+    expires_in: Option<Duration>,
 }
 
 impl Session {
@@ -73,7 +75,14 @@ impl Session {
             first_live: None,
             high_water: None,
             held: None,
+            expires_in: None,
         }
+    }
+
+    /// Closes the session (1008) when its credentials expire, `after` from now.
+    pub fn expiring_after(mut self, after: Duration) -> Self {
+        self.expires_in = Some(after);
+        self
     }
 
     /// Completes the upgrade of `req`: the 101 answer whose body is this session.
@@ -253,6 +262,11 @@ impl Actor for Session {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.heartbeat(ctx);
+        if let Some(after) = self.expires_in {
+            ctx.run_later(after, |_, ctx| {
+                Self::close(ctx, CloseCode::Policy, "token expired: sign in again")
+            });
+        }
         let join = Join {
             session: self.id,
             user_id: self.grants.user_id.clone(),

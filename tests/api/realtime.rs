@@ -276,17 +276,21 @@ async fn a_client_that_stops_reading_is_closed_with_1013_and_others_keep_receivi
         .unwrap();
     let stream = format!("{}events", app.settings.redis.namespace);
     const EVENTS: usize = 300;
-    for n in 0..EVENTS {
-        let data = json!({"n": n, "padding": padding}).to_string();
-        let _: String = redis::cmd("XADD")
-            .arg(&stream)
-            .arg("*")
-            .arg(&["topic", "domains", "event", "test:bulk", "data", &data])
-            .query_async(&mut redis)
-            .await
-            .unwrap();
-    }
+    // Published by a task of its own, so that the reader reads while they come.
+    let publisher = tokio::spawn(async move {
+        for n in 0..EVENTS {
+            let data = json!({"n": n, "padding": padding}).to_string();
+            let _: String = redis::cmd("XADD")
+                .arg(&stream)
+                .arg("*")
+                .arg(&["topic", "domains", "event", "test:bulk", "data", &data])
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+        }
+    });
     let received = reader.collect("test:bulk", EVENTS).await;
+    publisher.await.unwrap();
     let order: Vec<i64> = received
         .iter()
         .map(|event| event["data"]["n"].as_i64().unwrap())
@@ -372,4 +376,12 @@ async fn a_disabled_or_deleted_users_sockets_close_on_every_instance() {
     assert_eq!(here.close_code(Duration::from_secs(10)).await, Some(1008));
     assert_eq!(there.close_code(Duration::from_secs(10)).await, Some(1008));
     assert_eq!(admin.expect("user:updated").await["data"]["disabled"], true);
+}
+
+#[actix_web::test]
+async fn a_socket_closes_when_its_token_expires() {
+    let app = spawn_app_with(|settings| settings.auth.access_ttl = Duration::from_secs(2)).await;
+    let board = dashboard(&app, &[]).await;
+    let mut live = open(&app, &board.user).await;
+    assert_eq!(live.close_code(Duration::from_secs(10)).await, Some(1008));
 }
