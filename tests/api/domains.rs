@@ -333,3 +333,102 @@ async fn a_batch_whose_job_was_lost_is_applied_by_the_sweep_once() {
         .get(0);
     assert_eq!(scans, 2, "applied once");
 }
+
+#[actix_web::test]
+async fn admins_rename_and_refile_domains_and_brands_and_lists_filter_by_status() {
+    let app = spawn_app().await;
+    let board = dashboard(&app, &["one.com", "two.com"]).await;
+    let (id, _) = &board.domains[0];
+    let path = format!("/api/v1/domains/{id}");
+    let body = json!({"note": "landing page"});
+    app.send_as(Method::PUT, &path, &board.admin, Some(&body))
+        .await;
+
+    let body = json!({"domain": "not valid", "note": null});
+    let (status, answer) = app
+        .send_as(Method::PUT, &path, &board.admin, Some(&body))
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    let (_, unchanged) = app.send_as(Method::GET, &path, &board.user, None).await;
+    assert_eq!(unchanged["data"]["domain"]["note"], "landing page");
+
+    let body = json!({"domain": "HTTPS://Renamed.com/", "note": null});
+    let (status, answer) = app
+        .send_as(Method::PUT, &path, &board.admin, Some(&body))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["data"]["domain"]["domain"], "renamed.com");
+    assert_eq!(answer["data"]["domain"]["note"], serde_json::Value::Null);
+    let body = json!({"domain": "two.com"});
+    let (status, _) = app
+        .send_as(Method::PUT, &path, &board.admin, Some(&body))
+        .await;
+    assert_eq!(status, 409);
+    let unknown = format!("/api/v1/domains/{}", uuid::Uuid::new_v4());
+    let (status, _) = app
+        .send_as(
+            Method::PUT,
+            &unknown,
+            &board.admin,
+            Some(&json!({"note": "x"})),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    let brand = format!("/api/v1/brands/{}", board.brand_id);
+    let body = json!({"name": "Brand Renamed"});
+    let (status, answer) = app
+        .send_as(Method::PUT, &brand, &board.admin, Some(&body))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["data"]["brand"]["code"], "B1", "the code is kept");
+    let (status, _) = app
+        .send_as(
+            Method::PUT,
+            &brand,
+            &board.admin,
+            Some(&json!({"code": "bad code!"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+
+    report(&app, &board.key, id, "blocked").await;
+    let list = |query: String| {
+        let (app, user) = (&app, board.user.clone());
+        async move {
+            let (status, body) = app
+                .send_as(
+                    Method::GET,
+                    &format!("/api/v1/domains?{query}"),
+                    &user,
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+            let names: Vec<String> = body["data"]["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|domain| domain["domain"].as_str().unwrap().to_owned())
+                .collect();
+            names
+        }
+    };
+    assert_eq!(list("status=ada".into()).await, ["renamed.com"]);
+    assert_eq!(list("status=blocked".into()).await, ["renamed.com"]);
+    assert_eq!(list("status=unchecked".into()).await, ["two.com"]);
+    assert_eq!(
+        list("status=tidak%20ada".into()).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(list(format!("brandId={}", board.brand_id)).await.len(), 2);
+    let (status, _) = app
+        .send_as(
+            Method::GET,
+            "/api/v1/domains?status=sideways",
+            &board.user,
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+}
