@@ -6,7 +6,6 @@ use hub_actors::event::{FIELD_DATA, FIELD_NAME, FIELD_TOPIC};
 use hub_actors::{Event, STREAM_KEY};
 use redis::aio::ConnectionManager;
 use redis::streams::StreamMaxlen;
-use redis::AsyncCommands;
 
 #[derive(Clone)]
 pub struct EventPublisher {
@@ -30,26 +29,10 @@ impl EventPublisher {
 
     /// Appends the event; returns its id.
     pub async fn publish(&self, event: &Event) -> redis::RedisResult<String> {
-        let data = event.data.to_string();
-        retrying_reconnects(|| {
-            let mut redis = self.redis.clone();
-            let data = data.as_str();
-            async move {
-                redis
-                    .xadd_maxlen(
-                        &self.stream,
-                        StreamMaxlen::Approx(self.history),
-                        "*",
-                        &[
-                            (FIELD_TOPIC, event.topic.as_str()),
-                            (FIELD_NAME, event.name.as_str()),
-                            (FIELD_DATA, data),
-                        ],
-                    )
-                    .await
-            }
-        })
-        .await
+        let mut pipe = redis::pipe();
+        self.append(&mut pipe, event);
+        let (id,): (String,) = self.run(&pipe).await?;
+        Ok(id)
     }
 
     /// Appends many events in one round trip, in order.
@@ -59,22 +42,28 @@ impl EventPublisher {
         }
         let mut pipe = redis::pipe();
         for event in events {
-            let data = event.data.to_string();
-            pipe.xadd_maxlen(
-                &self.stream,
-                StreamMaxlen::Approx(self.history),
-                "*",
-                &[
-                    (FIELD_TOPIC, event.topic.as_str()),
-                    (FIELD_NAME, event.name.as_str()),
-                    (FIELD_DATA, data.as_str()),
-                ],
-            )
-            .ignore();
+            self.append(&mut pipe, event);
         }
+        self.run::<redis::Value>(&pipe).await.map(drop)
+    }
+
+    fn append(&self, pipe: &mut redis::Pipeline, event: &Event) {
+        let data = event.data.to_string();
+        pipe.xadd_maxlen(
+            &self.stream,
+            StreamMaxlen::Approx(self.history),
+            "*",
+            &[
+                (FIELD_TOPIC, event.topic.as_str()),
+                (FIELD_NAME, event.name.as_str()),
+                (FIELD_DATA, data.as_str()),
+            ],
+        );
+    }
+
+    async fn run<T: redis::FromRedisValue>(&self, pipe: &redis::Pipeline) -> redis::RedisResult<T> {
         retrying_reconnects(|| {
             let mut redis = self.redis.clone();
-            let pipe = &pipe;
             async move { pipe.query_async(&mut redis).await }
         })
         .await

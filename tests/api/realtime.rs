@@ -6,8 +6,8 @@ use reqwest::Method;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::dashboard::{dashboard, finished_batch, report, submit_scan};
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::dashboard::{dashboard, finished_batch, report, submit_scan, Dashboard};
+use crate::helpers::{spawn_app, spawn_app_with, TestApp};
 use crate::live::{open, try_open, ws_url, Live};
 
 #[actix_web::test]
@@ -157,18 +157,24 @@ async fn two_instances_sharing_redis_both_deliver_every_event() {
     );
 }
 
+/// Opens a socket, sees one report's event, and disconnects; answers that event's id.
+async fn seen_before_disconnecting(app: &TestApp, board: &Dashboard, id: &str) -> String {
+    let mut live = open(app, &board.user).await;
+    report(app, &board.key, id, "blocked").await;
+    let seen = live.expect("domain:nawala-updated").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    live.close().await;
+    seen
+}
+
 #[actix_web::test]
 async fn a_resumed_session_receives_exactly_what_it_missed() {
     let app = spawn_app().await;
     let board = dashboard(&app, &["one.com"]).await;
     let id = &board.domains[0].0;
-    let mut live = open(&app, &board.user).await;
-    report(&app, &board.key, id, "blocked").await;
-    let last_seen = live.expect("domain:nawala-updated").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    live.close().await;
+    let last_seen = seen_before_disconnecting(&app, &board, id).await;
 
     let mut missed = Vec::new();
     for status in ["accessible", "blocked", "accessible"] {
@@ -198,13 +204,7 @@ async fn a_session_too_far_behind_is_told_to_reload() {
     let app = spawn_app_with(|settings| settings.realtime.history = 5).await;
     let board = dashboard(&app, &["one.com"]).await;
     let id = &board.domains[0].0;
-    let mut live = open(&app, &board.user).await;
-    report(&app, &board.key, id, "blocked").await;
-    let last_seen = live.expect("domain:nawala-updated").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    live.close().await;
+    let last_seen = seen_before_disconnecting(&app, &board, id).await;
     for _ in 0..8 {
         report(&app, &board.key, id, "accessible").await;
     }

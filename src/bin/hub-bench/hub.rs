@@ -11,6 +11,7 @@ pub struct Hub {
     pub base: String,
     pub http: reqwest::Client,
     pub token: String,
+    key: std::sync::Arc<tokio::sync::OnceCell<String>>,
 }
 
 const BRAND: &str = "hub-bench";
@@ -31,6 +32,7 @@ impl Hub {
             base: base.trim_end_matches('/').to_owned(),
             http,
             token: String::new(),
+            key: Default::default(),
         };
         hub.token = hub.login(email, password).await?;
         Ok(hub)
@@ -126,7 +128,7 @@ impl Hub {
         let urls: Vec<Value> = self
             .http
             .get(self.url("/api/urls"))
-            .header("x-api-key", self.checker_key_cached().await?)
+            .header("x-api-key", self.key().await?)
             .send()
             .await?
             .json()
@@ -150,30 +152,23 @@ impl Hub {
         Ok(ids)
     }
 
-    /// A fresh checker key.
-    pub async fn checker_key(&self) -> anyhow::Result<String> {
-        let body = json!({"name": "hub-bench"});
-        let key = self
-            .call(
-                reqwest::Method::POST,
-                "/api/v1/checker-keys",
-                None,
-                Some(&body),
-            )
-            .await?;
-        key["data"]["key"]
-            .as_str()
-            .map(str::to_owned)
-            .context("no key in the answer")
-    }
-
-    async fn checker_key_cached(&self) -> anyhow::Result<String> {
-        static KEY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
-        KEY.get_or_try_init(|| self.checker_key()).await.cloned()
-    }
-
-    /// The key the scenarios report with.
+    /// The checker key the scenarios report with, made through the API on first use.
     pub async fn key(&self) -> anyhow::Result<String> {
-        self.checker_key_cached().await
+        let key = self.key.get_or_try_init(|| async {
+            let body = json!({"name": "hub-bench"});
+            let answer = self
+                .call(
+                    reqwest::Method::POST,
+                    "/api/v1/checker-keys",
+                    None,
+                    Some(&body),
+                )
+                .await?;
+            answer["data"]["key"]
+                .as_str()
+                .map(str::to_owned)
+                .context("no key in the answer")
+        });
+        key.await.cloned()
     }
 }
