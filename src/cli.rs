@@ -71,7 +71,7 @@ pub fn create_user(
         let mut client = pool.get().await.context("connecting to PostgreSQL")?;
         crate::db::migrate(&mut client).await?;
         let user =
-            crate::users::create_verified(&client, &settings.auth, email, password, name, role)
+            crate::users::create_verified(&mut client, &settings.auth, email, password, name, role)
                 .await
                 .map_err(|error| {
                     let fields: Vec<String> = error

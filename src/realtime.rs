@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use actix::{Actor, Addr};
 use actix_web::{get, web, HttpRequest, HttpResponse};
-use hub_actors::{Broadcaster, EventLog, Grants, Session, SessionSettings, Stats};
+use hub_actors::socket::SocketOwner;
+use hub_actors::{Broadcaster, EventLog, Grants, Limits, Link, Session, SessionSettings, Stats};
 use serde::Deserialize;
 
 use crate::auth::extractor::{authenticate, bearer};
@@ -30,7 +31,11 @@ impl Realtime {
         redis: redis::aio::ConnectionManager,
     ) -> anyhow::Result<Self> {
         let stats = Arc::new(Stats::default());
-        let broadcaster = Broadcaster::new(settings.realtime.max_pending, stats.clone()).start();
+        let limits = Limits {
+            max_pending: settings.realtime.max_pending,
+            client_timeout: settings.realtime.client_timeout,
+        };
+        let broadcaster = Broadcaster::new(limits, stats.clone()).start();
         let key = format!("{}{}", settings.redis.namespace, hub_actors::STREAM_KEY);
         let mut bridge_settings = settings.redis.clone();
         bridge_settings.response_timeout = bridge_settings
@@ -47,14 +52,18 @@ impl Realtime {
     }
 }
 
-/// Closes `user`'s open sockets on every web process: their credentials no longer hold.
-pub async fn revoke_sessions(state: &AppState, user: uuid::Uuid) {
+/// Records that `user`'s open sockets close on every web process (their credentials no longer
+/// hold), in the transaction that changes the credentials.
+pub async fn revoke_sessions(
+    client: &impl deadpool_postgres::GenericClient,
+    user: uuid::Uuid,
+) -> Result<(), tokio_postgres::Error> {
     let event = hub_actors::Event::new(
         format!("user:{user}"),
         hub_actors::event::SESSIONS_REVOKED,
         serde_json::json!({ "userId": user }),
     );
-    state.events.publish_logged(event).await;
+    crate::events::record(client, &event).await
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -86,21 +95,20 @@ async fn connect(
     let realtime = &state.settings.realtime;
     let settings = SessionSettings {
         ping_interval: realtime.ping_interval,
-        client_timeout: realtime.client_timeout,
-        max_pending: realtime.max_pending,
         history: realtime.history,
     };
-    let mut session = Session::new(
+    let expires_after = verify(&state.settings.auth, TokenType::Access, token).map(|claims| {
+        let left = claims.exp.saturating_sub(chrono::Utc::now().timestamp()).max(0);
+        std::time::Duration::from_secs(left as u64)
+    });
+    let socket = req.conn_data::<SocketOwner>().map(SocketOwner::socket);
+    let session = Session::new(
         grants,
         state.realtime.broadcaster.clone(),
         state.realtime.log.clone(),
         settings,
+        Link::new(socket, expires_after),
     );
-    let claims = verify(&state.settings.auth, TokenType::Access, token);
-    if let Some(exp) = claims.map(|claims| claims.exp) {
-        let left = exp.saturating_sub(chrono::Utc::now().timestamp()).max(0);
-        session = session.expiring_after(std::time::Duration::from_secs(left as u64));
-    }
     session
         .start(&req, payload)
         .map_err(|error| AppError::bad_request(format!("Not a WebSocket upgrade: {error}")))

@@ -98,6 +98,8 @@ fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<Server> {
             .wrap(security::headers())
             .wrap(from_fn(request_id::observe))
     })
+    // A WebSocket whose client reads nothing is ended through its socket.
+    .on_connect(hub_actors::socket::capture)
     .workers(workers)
     .listen(listener)?
     .run();

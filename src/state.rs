@@ -7,7 +7,6 @@ use hub_jobs::Queues;
 use redis::aio::ConnectionManager;
 
 use crate::config::Settings;
-use crate::events::EventPublisher;
 use crate::metrics::Metrics;
 use crate::realtime::Realtime;
 
@@ -15,7 +14,6 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: Pool,
     pub redis: ConnectionManager,
-    pub events: EventPublisher,
     pub queues: Queues,
     pub metrics: Arc<Metrics>,
     pub realtime: Realtime,
@@ -23,26 +21,21 @@ pub struct AppState {
 
 impl AppState {
     /// Connects to PostgreSQL and Redis as configured (both lazily: nothing is dialled yet) and
-    /// starts the real-time layer; must run inside an actix system.
+    /// starts the real-time layer and the event relay; must run inside an actix system.
     pub fn connect(settings: Arc<Settings>) -> anyhow::Result<Self> {
         let db = crate::db::connect(&settings.database.url, settings.database.pool_size)?;
         let redis = crate::redis_client::connect(&settings.redis)?;
-        let events = EventPublisher::new(
-            redis.clone(),
-            &settings.redis.namespace,
-            settings.realtime.history,
-        );
         let queues = Queues::new(
             redis.clone(),
             &settings.redis.namespace,
             crate::worker::tuning(&settings),
         );
         let realtime = Realtime::start(&settings, redis.clone())?;
+        actix_web::rt::spawn(crate::events::relay::Relay::new(&settings, redis.clone()).run());
         Ok(AppState {
             settings,
             db,
             redis,
-            events,
             queues,
             metrics: Arc::new(Metrics::new()),
             realtime,

@@ -14,7 +14,6 @@ use redis::aio::ConnectionManager;
 use tokio::sync::watch;
 
 use crate::config::Settings;
-use crate::events::EventPublisher;
 use crate::mail::deliver::{deliver, Delivery};
 use crate::mail::transport::Transport;
 
@@ -23,7 +22,6 @@ pub struct WorkerState {
     pub settings: Arc<Settings>,
     pub db: Pool,
     pub redis: ConnectionManager,
-    pub events: EventPublisher,
     pub queues: Queues,
     pub mailer: Transport,
 }
@@ -92,13 +90,14 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let tuning = tuning(&settings);
     let namespace = settings.redis.namespace.clone();
     let state: Shared = Arc::new(WorkerState {
-        events: EventPublisher::new(redis.clone(), &namespace, settings.realtime.history),
         queues: Queues::new(redis.clone(), &namespace, tuning),
         mailer: Transport::from_settings(&settings.smtp, &settings.mail)?,
         settings: settings.clone(),
         db,
         redis: redis.clone(),
     });
+    // Events the worker's handlers record go out through a relay, this process's or another's.
+    let relay = tokio::spawn(crate::events::relay::Relay::new(&settings, redis.clone()).run());
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = move || {
         let mut stop_rx = stop_rx.clone();
@@ -140,6 +139,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         let _ = stop_tx.send(true);
     };
     tokio::join!(email, scans, housekeeping, signal);
+    relay.abort();
     Ok(())
 }
 

@@ -9,33 +9,67 @@ use redis::aio::ConnectionManager;
 use redis::streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply};
 use redis::AsyncCommands;
 
-use crate::broadcaster::{Broadcaster, Dispatch, StartAt};
-use crate::event::{EventId, Frame, FIELD_DATA, FIELD_NAME, FIELD_TOPIC};
+use crate::broadcaster::{Broadcaster, Dispatch, Resync, StartAt};
+use crate::event::{
+    Cursor, EventId, Frame, FIELD_DATA, FIELD_EPOCH, FIELD_NAME, FIELD_NUMBER, FIELD_TOPIC,
+};
 
 /// How long one XREAD waits for new events; the connection's response timeout must be longer.
 pub const BLOCK: Duration = Duration::from_secs(5);
 const READ_COUNT: usize = 1000;
+
+/// A stream entry as the relay wrote it.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub cursor: Cursor,
+    /// Its number in its epoch (1, 2, 3…).
+    pub number: u64,
+    /// `None` when its data is not JSON: it is read past, not passed on.
+    pub frame: Option<Arc<Frame>>,
+}
+
+impl Entry {
+    fn parse(raw: &StreamId) -> Option<Entry> {
+        let field = |name: &str| raw.get::<String>(name);
+        let cursor = Cursor {
+            epoch: field(FIELD_EPOCH)?.parse().ok()?,
+            id: raw.id.parse().ok()?,
+        };
+        let frame = Frame::encode(
+            cursor,
+            &field(FIELD_TOPIC)?,
+            &field(FIELD_NAME)?,
+            &field(FIELD_DATA)?,
+        );
+        if frame.is_none() {
+            tracing::warn!(id = %raw.id, "skipping a stream entry whose data is not JSON");
+        }
+        Some(Entry {
+            cursor,
+            number: field(FIELD_NUMBER)?.parse().ok()?,
+            frame: frame.map(Arc::new),
+        })
+    }
+
+    /// Whether `next` follows this entry with nothing missing between them.
+    fn followed_by(&self, next: &Entry) -> bool {
+        next.cursor.epoch == self.cursor.epoch && next.number == self.number + 1
+    }
+}
+
+/// What the stream holds after a client's last event.
+pub struct Replay {
+    /// The client's last event is still on the stream, in its epoch: nothing after it was lost.
+    pub since_kept: bool,
+    /// The events after it, oldest first (at most the limit asked for).
+    pub frames: Vec<Arc<Frame>>,
+}
 
 /// The stream, read by id.
 #[derive(Clone)]
 pub struct EventLog {
     redis: ConnectionManager,
     key: String,
-}
-
-fn frame_of(entry: &StreamId) -> Option<Arc<Frame>> {
-    let id: EventId = entry.id.parse().ok()?;
-    let field = |name: &str| entry.get::<String>(name);
-    let frame = Frame::encode(
-        id,
-        &field(FIELD_TOPIC)?,
-        &field(FIELD_NAME)?,
-        &field(FIELD_DATA)?,
-    );
-    if frame.is_none() {
-        tracing::warn!(id = %entry.id, "skipping a stream entry that is not an event");
-    }
-    frame.map(Arc::new)
 }
 
 impl EventLog {
@@ -46,72 +80,101 @@ impl EventLog {
         }
     }
 
-    /// The id of the newest event kept, or `ZERO` for an empty stream.
-    pub async fn newest(&self) -> redis::RedisResult<EventId> {
+    /// The newest entry kept, `None` for an empty or missing stream.
+    pub async fn newest(&self) -> redis::RedisResult<Option<Entry>> {
         let reply: StreamRangeReply = self
             .redis
             .clone()
             .xrevrange_count(&self.key, "+", "-", 1)
             .await?;
-        Ok(reply
+        Ok(reply.ids.first().and_then(Entry::parse))
+    }
+
+    /// Up to `limit` events after `since`, and whether `since` itself is still kept. Trimming only
+    /// removes the oldest entries, so a kept `since` proves that none after it were trimmed; a
+    /// stream deleted, flushed or lost keeps no entry of an earlier epoch.
+    pub async fn replay(&self, since: Cursor, limit: usize) -> redis::RedisResult<Replay> {
+        let id = since.id.to_string();
+        let (at, after): (StreamRangeReply, StreamRangeReply) = redis::pipe()
+            .xrange_count(&self.key, &id, &id, 1)
+            .xrange_count(&self.key, format!("({id}"), "+", limit)
+            .query_async(&mut self.redis.clone())
+            .await?;
+        let since_kept = at
             .ids
             .first()
-            .and_then(|entry| entry.id.parse().ok())
-            .unwrap_or(EventId::ZERO))
+            .and_then(Entry::parse)
+            .is_some_and(|entry| entry.cursor == since);
+        Ok(Replay {
+            since_kept,
+            frames: after
+                .ids
+                .iter()
+                .filter_map(Entry::parse)
+                .filter_map(|entry| entry.frame)
+                .collect(),
+        })
     }
 
-    /// The id of the oldest event kept.
-    pub async fn oldest(&self) -> redis::RedisResult<Option<EventId>> {
-        let reply: StreamRangeReply = self
-            .redis
-            .clone()
-            .xrange_count(&self.key, "-", "+", 1)
-            .await?;
-        Ok(reply.ids.first().and_then(|entry| entry.id.parse().ok()))
-    }
-
-    /// Up to `count` events after `since`, oldest first.
-    pub async fn after(&self, since: EventId, count: usize) -> redis::RedisResult<Vec<Arc<Frame>>> {
-        let reply: StreamRangeReply = self
-            .redis
-            .clone()
-            .xrange_count(&self.key, format!("({since}"), "+", count)
-            .await?;
-        Ok(reply.ids.iter().filter_map(frame_of).collect())
-    }
-
-    /// Events after `since`, waiting up to [`BLOCK`] for the first, and the id of the last entry
-    /// read (an entry that is not an event is skipped, and read past).
-    async fn read(&self, since: EventId) -> redis::RedisResult<(Vec<Arc<Frame>>, EventId)> {
+    /// Entries after `after` (from the start when `None`), waiting up to [`BLOCK`] for the first;
+    /// and the id of the last entry read, of ours or not.
+    async fn read(&self, after: Option<EventId>) -> redis::RedisResult<(Vec<Entry>, EventId)> {
+        let after = after.unwrap_or(EventId::ZERO);
         let options = StreamReadOptions::default()
             .block(BLOCK.as_millis() as usize)
             .count(READ_COUNT);
         let reply: Option<StreamReadReply> = self
             .redis
             .clone()
-            .xread_options(&[&self.key], &[since.to_string()], &options)
+            .xread_options(&[&self.key], &[after.to_string()], &options)
             .await?;
-        let entries: Vec<StreamId> = reply
+        let raw: Vec<StreamId> = reply
             .into_iter()
             .flat_map(|reply| reply.keys)
             .flat_map(|key| key.ids)
             .collect();
-        let last = entries
+        let last = raw
             .last()
             .and_then(|entry| entry.id.parse().ok())
-            .unwrap_or(since);
-        Ok((entries.iter().filter_map(frame_of).collect(), last))
+            .unwrap_or(after);
+        Ok((raw.iter().filter_map(Entry::parse).collect(), last))
+    }
+}
+
+/// Where the bridge is: the last entry it read, of ours (`last`) and of any kind (`read_after`).
+struct Position {
+    last: Option<Entry>,
+    read_after: Option<EventId>,
+}
+
+impl Position {
+    fn at(newest: Option<Entry>) -> Position {
+        Position {
+            read_after: newest.as_ref().map(|entry| entry.cursor.id),
+            last: newest,
+        }
+    }
+
+    /// Whether the stream was recreated since the bridge's last entry: then its new entries may
+    /// have ids below the ones the bridge would read after.
+    fn outdated_by(&self, newest: &Option<Entry>) -> bool {
+        match (&self.last, newest) {
+            (Some(last), Some(newest)) => last.cursor.epoch != newest.cursor.epoch,
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
     }
 }
 
 /// Reads the stream for ever and hands every event to the broadcaster, in order. `log` must have a
-/// connection of its own (XREAD BLOCK holds it). After a Redis error it reconnects and goes on
-/// from the last id it saw, so a Redis restart delays events and loses none that Redis kept.
+/// connection of its own (XREAD BLOCK holds it). After a Redis error it goes on from the last
+/// entry it read. Whenever it cannot prove that it missed nothing (it fell behind the trimmed
+/// history, or the stream was deleted or lost with Redis), it tells every session to resync.
 pub async fn run(log: EventLog, broadcaster: Addr<Broadcaster>) {
     let mut retry = Retry::default();
-    let mut last = loop {
+    let newest = loop {
         match log.newest().await {
-            Ok(id) => break id,
+            Ok(newest) => break newest,
             Err(error) => {
                 retry
                     .wait("finding where the event stream ends", &error)
@@ -119,32 +182,81 @@ pub async fn run(log: EventLog, broadcaster: Addr<Broadcaster>) {
             }
         }
     };
-    if broadcaster.send(StartAt(last)).await.is_err() {
+    let start = newest.as_ref().map(|entry| entry.cursor);
+    if broadcaster.send(StartAt(start)).await.is_err() {
         return;
     }
-    tracing::info!(after = %last, "event bridge started");
+    tracing::info!(after = ?start.map(|cursor| cursor.to_string()), "event bridge started");
+    let mut position = Position::at(newest);
     loop {
-        match log.read(last).await {
-            Ok((frames, read_up_to)) => {
+        let quiet = match log.read(position.read_after).await {
+            Ok((entries, read_up_to)) => {
                 retry = Retry::default();
-                last = read_up_to;
-                if !frames.is_empty() && broadcaster.send(Dispatch(frames)).await.is_err() {
+                position.read_after = Some(read_up_to);
+                let quiet = entries.is_empty();
+                if !follow(&mut position, entries, &broadcaster).await {
                     return;
                 }
+                quiet
             }
-            Err(error) => retry.wait("reading the event stream", &error).await,
+            Err(error) => {
+                retry.wait("reading the event stream", &error).await;
+                true
+            }
+        };
+        // A stream deleted and created again may hold entries below `read_after`: look.
+        if quiet {
+            if let Ok(newest) = log.newest().await {
+                if position.outdated_by(&newest) {
+                    let epoch = newest.as_ref().map(|entry| entry.cursor.epoch);
+                    tracing::warn!("the event stream was reset; sessions resync");
+                    position = Position {
+                        last: None,
+                        read_after: None,
+                    };
+                    if broadcaster.send(Resync(epoch)).await.is_err() {
+                        return;
+                    }
+                }
+            }
         }
     }
 }
 
+/// Hands `entries` to the broadcaster, with a resync wherever one does not follow the last;
+/// answers false once the broadcaster is gone.
+async fn follow(position: &mut Position, entries: Vec<Entry>, broadcaster: &Addr<Broadcaster>) -> bool {
+    let mut frames = Vec::with_capacity(entries.len());
+    for entry in entries {
+        if let Some(last) = &position.last {
+            if !last.followed_by(&entry) {
+                tracing::warn!(
+                    last = %last.cursor,
+                    next = %entry.cursor,
+                    "events were trimmed or lost before the bridge read them; sessions resync"
+                );
+                let before = std::mem::take(&mut frames);
+                if broadcaster.send(Dispatch(before)).await.is_err()
+                    || broadcaster.send(Resync(Some(entry.cursor.epoch))).await.is_err()
+                {
+                    return false;
+                }
+            }
+        }
+        frames.extend(entry.frame.clone());
+        position.last = Some(entry);
+    }
+    frames.is_empty() || broadcaster.send(Dispatch(frames)).await.is_ok()
+}
+
 /// Backs off from 100 ms to 5 s while Redis is away.
 #[derive(Default)]
-struct Retry {
+pub struct Retry {
     failures: u32,
 }
 
 impl Retry {
-    async fn wait(&mut self, doing: &str, error: &redis::RedisError) {
+    pub async fn wait(&mut self, doing: &str, error: &(dyn std::fmt::Display + Sync)) {
         self.failures += 1;
         let delay =
             Duration::from_millis(100 * 2u64.pow(self.failures.min(6))).min(Duration::from_secs(5));

@@ -1,20 +1,24 @@
-//! The broadcaster: one per web process. It knows which session holds which topic and hands every
-//! event to the sessions on its topic, as the same shared frame. It never waits on a session: one
-//! that stopped reading (see [`crate::outbox`]) is dropped from every topic and closed with 1013.
+//! The broadcaster: one per web process. It knows which session holds which topic and queues every
+//! event on the links of the sessions on its topic, as the same shared frame. It never waits on a
+//! session. Every [`CHECK_INTERVAL`] it closes the sessions whose client is too slow (1013), silent
+//! (1001) or whose credentials expired (1008), and ends the connections that could not close.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 
-use crate::event::{EventId, Frame, SESSIONS_REVOKED};
-use crate::outbox::Outbox;
+use crate::event::{Cursor, Epoch, Frame, SESSIONS_REVOKED};
+use crate::link::{
+    Link, Offered, GOING_AWAY, HARD_LIMIT_FACTOR, POLICY_VIOLATION, TRY_AGAIN_LATER,
+};
 
 pub type SessionId = u64;
 
-/// How often sessions are checked for having stopped reading.
-const CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+/// How often sessions are checked.
+const CHECK_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Gives every session of the process its own id.
 pub fn next_session_id() -> SessionId {
@@ -29,6 +33,7 @@ pub struct Stats {
     pub events_broadcast: AtomicU64,
     pub frames_delivered: AtomicU64,
     pub slow_sessions_closed: AtomicU64,
+    pub resyncs: AtomicU64,
 }
 
 impl Stats {
@@ -36,8 +41,12 @@ impl Stats {
         counter.load(Ordering::Relaxed)
     }
 
+    fn bump(counter: &AtomicU64, by: u64) {
+        counter.fetch_add(by, Ordering::Relaxed);
+    }
+
     /// `(name, help, kind, value)` of every counter.
-    pub fn snapshot(&self) -> [(&'static str, &'static str, &'static str, u64); 4] {
+    pub fn snapshot(&self) -> [(&'static str, &'static str, &'static str, u64); 5] {
         [
             (
                 "websocket_sessions_open",
@@ -53,7 +62,7 @@ impl Stats {
             ),
             (
                 "websocket_frames_delivered_total",
-                "Event frames handed to sessions",
+                "Event frames queued for sessions",
                 "counter",
                 Self::get(&self.frames_delivered),
             ),
@@ -63,31 +72,34 @@ impl Stats {
                 "counter",
                 Self::get(&self.slow_sessions_closed),
             ),
+            (
+                "event_stream_resyncs_total",
+                "Times the bridge could not prove it missed no event and told sessions to resync",
+                "counter",
+                Self::get(&self.resyncs),
+            ),
         ]
     }
 }
 
-/// An event for one session, as the broadcaster hands it over.
-#[derive(Message, Clone)]
-#[rtype(result = "()")]
-pub struct Deliver(pub Arc<Frame>);
+/// What a broadcaster needs to judge its sessions.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Frames a session may hold before it is judged (see [`crate::link`]).
+    pub max_pending: usize,
+    /// A client silent this long is closed.
+    pub client_timeout: Duration,
+}
 
-/// The session's user may no longer hold it: it closes.
-#[derive(Message, Clone, Copy)]
-#[rtype(result = "()")]
-pub struct Revoked;
-
-/// A session opens: it starts on `topics`. Answers the id of the last event dispatched before it
-/// joined (`None` before the bridge has started): every later event reaches it live.
+/// A session opens on `topics`: the broadcaster sends its `hello` (with the last event dispatched
+/// before it joined) and from then on queues every event on those topics on its link.
 #[derive(Message)]
-#[rtype(result = "Option<EventId>")]
+#[rtype(result = "bool")]
 pub struct Join {
     pub session: SessionId,
     pub user_id: String,
-    pub deliver: Recipient<Deliver>,
-    pub revoke: Recipient<Revoked>,
-    pub outbox: Arc<Outbox>,
-    pub topics: Vec<String>,
+    pub link: Arc<Link>,
+    pub topics: BTreeSet<String>,
 }
 
 /// A session ends.
@@ -118,39 +130,50 @@ pub struct Unsubscribe {
 #[rtype(result = "()")]
 pub struct Dispatch(pub Vec<Arc<Frame>>);
 
-/// The bridge starts reading after `EventId`: that is where live delivery begins.
+/// The bridge starts reading after this event (`None`: an empty stream): where live delivery
+/// begins.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct StartAt(pub EventId);
+pub struct StartAt(pub Option<Cursor>);
+
+/// The bridge cannot prove that no event was lost before the next (now of this epoch): every
+/// session is told to reload.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Resync(pub Option<Epoch>);
 
 struct Member {
     user_id: String,
-    deliver: Recipient<Deliver>,
-    revoke: Recipient<Revoked>,
-    outbox: Arc<Outbox>,
+    link: Arc<Link>,
     topics: HashSet<String>,
 }
 
 pub struct Broadcaster {
     members: HashMap<SessionId, Member>,
     topics: HashMap<String, HashSet<SessionId>>,
-    last_dispatched: Option<EventId>,
-    max_pending: usize,
+    last_dispatched: Option<Cursor>,
+    /// Closed sessions whose connections are watched until they are gone.
+    closing: Vec<Arc<Link>>,
+    limits: Limits,
     stats: Arc<Stats>,
 }
 
 impl Broadcaster {
-    pub fn new(max_pending: usize, stats: Arc<Stats>) -> Self {
+    pub fn new(limits: Limits, stats: Arc<Stats>) -> Self {
         Broadcaster {
             members: HashMap::new(),
             topics: HashMap::new(),
             last_dispatched: None,
-            max_pending: max_pending.max(1),
+            closing: Vec::new(),
+            limits: Limits {
+                max_pending: limits.max_pending.max(1),
+                ..limits
+            },
             stats,
         }
     }
 
-    fn subscribe(&mut self, session: SessionId, topics: Vec<String>) {
+    fn subscribe(&mut self, session: SessionId, topics: impl IntoIterator<Item = String>) {
         let Some(member) = self.members.get_mut(&session) else {
             return;
         };
@@ -188,6 +211,14 @@ impl Broadcaster {
         member
     }
 
+    /// Closes `session` with `code` and watches its connection until it is gone.
+    fn close(&mut self, session: SessionId, code: u16, reason: &'static str) {
+        if let Some(member) = self.remove(session) {
+            member.link.terminate(code, reason);
+            self.closing.push(member.link);
+        }
+    }
+
     /// Closes the sessions of the user whose topic (`user:<id>`) carried a revocation. Rare
     /// enough that a scan of the members beats keeping an index by user.
     fn revoke(&mut self, topic: &str) {
@@ -201,49 +232,60 @@ impl Broadcaster {
             .map(|(session, _)| *session)
             .collect();
         for session in revoked {
-            if let Some(member) = self.remove(session) {
-                member.revoke.do_send(Revoked);
-            }
+            self.close(session, POLICY_VIOLATION, "signed out: sign in again");
         }
     }
 
-    fn close_too_slow(&mut self, sessions: Vec<SessionId>) {
-        for session in sessions {
-            if let Some(member) = self.remove(session) {
-                tracing::info!(
-                    session,
-                    pending = member.outbox.pending(),
-                    "closing a session that reads too slowly (1013)"
-                );
-                self.stats
-                    .slow_sessions_closed
-                    .fetch_add(1, Ordering::Relaxed);
-                member.outbox.overflow();
-            }
-        }
-    }
-
-    fn dispatch(&mut self, frame: &Arc<Frame>, too_slow: &mut Vec<SessionId>) {
-        self.last_dispatched = Some(frame.id);
-        self.stats.events_broadcast.fetch_add(1, Ordering::Relaxed);
+    fn dispatch(&mut self, frame: &Arc<Frame>) {
+        self.last_dispatched = Some(frame.cursor);
+        Stats::bump(&self.stats.events_broadcast, 1);
         let Some(sessions) = self.topics.get(&frame.topic) else {
             return;
         };
+        let hold_limit = self.limits.max_pending * HARD_LIMIT_FACTOR;
         let mut delivered = 0;
+        let mut overflowed = Vec::new();
         for session in sessions {
             let Some(member) = self.members.get(session) else {
                 continue;
             };
-            member.outbox.push();
-            member.deliver.do_send(Deliver(frame.clone()));
-            delivered += 1;
-            if member.outbox.too_slow(self.max_pending) {
-                too_slow.push(*session);
+            match member.link.offer(frame, hold_limit) {
+                Offered::Queued => delivered += 1,
+                Offered::NotQueued => {}
+                Offered::Overflowed => overflowed.push(*session),
             }
         }
-        self.stats
-            .frames_delivered
-            .fetch_add(delivered, Ordering::Relaxed);
+        Stats::bump(&self.stats.frames_delivered, delivered);
+        for session in overflowed {
+            Stats::bump(&self.stats.slow_sessions_closed, 1);
+            self.close(session, TRY_AGAIN_LATER, "too slow: reconnect and resume");
+        }
+    }
+
+    /// Closes the sessions whose client is too slow, silent, or whose credentials expired, and
+    /// ends the connections that did not manage to close.
+    fn check(&mut self) {
+        let Limits {
+            max_pending,
+            client_timeout,
+        } = self.limits;
+        let mut verdicts = Vec::new();
+        for (session, member) in &self.members {
+            let link = &member.link;
+            if link.too_slow(max_pending) {
+                tracing::info!(session, pending = link.pending(), "closing a session that reads too slowly (1013)");
+                Stats::bump(&self.stats.slow_sessions_closed, 1);
+                verdicts.push((*session, TRY_AGAIN_LATER, "too slow: reconnect and resume"));
+            } else if link.silent_for(client_timeout) {
+                verdicts.push((*session, GOING_AWAY, "no answer to pings"));
+            } else if link.expired() {
+                verdicts.push((*session, POLICY_VIOLATION, "token expired: sign in again"));
+            }
+        }
+        for (session, code, reason) in verdicts {
+            self.close(session, code, reason);
+        }
+        self.closing.retain(|link| link.end_if_stuck());
     }
 }
 
@@ -253,31 +295,20 @@ impl Actor for Broadcaster {
     fn started(&mut self, ctx: &mut Self::Context) {
         // Sessions and the bridge wait on this mailbox: a deep one absorbs bursts of joins.
         ctx.set_mailbox_capacity(1024);
-        // A session that stopped reading after the last event is found here, not at the next.
-        ctx.run_interval(CHECK_INTERVAL, |broadcaster, _| {
-            let max = broadcaster.max_pending;
-            let too_slow: Vec<SessionId> = broadcaster
-                .members
-                .iter()
-                .filter(|(_, member)| member.outbox.too_slow(max))
-                .map(|(session, _)| *session)
-                .collect();
-            broadcaster.close_too_slow(too_slow);
-        });
+        ctx.run_interval(CHECK_INTERVAL, |broadcaster, _| broadcaster.check());
     }
 }
 
 impl Handler<Join> for Broadcaster {
-    type Result = Option<EventId>;
+    type Result = bool;
 
-    fn handle(&mut self, join: Join, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, join: Join, _: &mut Self::Context) -> bool {
+        join.link.open(&join.topics, self.last_dispatched);
         self.members.insert(
             join.session,
             Member {
                 user_id: join.user_id,
-                deliver: join.deliver,
-                revoke: join.revoke,
-                outbox: join.outbox,
+                link: join.link,
                 topics: HashSet::new(),
             },
         );
@@ -285,7 +316,7 @@ impl Handler<Join> for Broadcaster {
         self.stats
             .sessions_open
             .store(self.members.len() as u64, Ordering::Relaxed);
-        self.last_dispatched
+        true
     }
 }
 
@@ -317,10 +348,8 @@ impl Handler<Dispatch> for Broadcaster {
     type Result = ();
 
     fn handle(&mut self, Dispatch(frames): Dispatch, _: &mut Self::Context) {
-        let mut too_slow = Vec::new();
         for frame in &frames {
-            self.dispatch(frame, &mut too_slow);
-            self.close_too_slow(std::mem::take(&mut too_slow));
+            self.dispatch(frame);
             if frame.name == SESSIONS_REVOKED {
                 self.revoke(&frame.topic);
             }
@@ -331,9 +360,21 @@ impl Handler<Dispatch> for Broadcaster {
 impl Handler<StartAt> for Broadcaster {
     type Result = ();
 
-    fn handle(&mut self, StartAt(id): StartAt, _: &mut Self::Context) {
-        if self.last_dispatched.is_none_or(|last| last < id) {
-            self.last_dispatched = Some(id);
+    fn handle(&mut self, StartAt(cursor): StartAt, _: &mut Self::Context) {
+        if self.last_dispatched.is_none() {
+            self.last_dispatched = cursor;
+        }
+    }
+}
+
+impl Handler<Resync> for Broadcaster {
+    type Result = ();
+
+    fn handle(&mut self, Resync(epoch): Resync, _: &mut Self::Context) {
+        Stats::bump(&self.stats.resyncs, 1);
+        self.last_dispatched = None;
+        for member in self.members.values() {
+            member.link.resync(epoch);
         }
     }
 }

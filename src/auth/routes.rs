@@ -69,9 +69,9 @@ async fn register(
         mails::verification,
     )
     .await?;
+    crate::users::record(&tx, "user:created", &user).await?;
     tx.commit().await?;
     outbox::wake(&state.queues, mail_id).await;
-    crate::users::publish(&state, "user:created", &user).await;
     Ok(envelope::created(
         "Registered. Check your mail to verify your email address",
         json!({ "user": user }),
@@ -130,8 +130,8 @@ async fn verify_email(
             AppError::bad_request("This verification link is invalid, used or expired")
         })?;
     let user = users::mark_verified(&tx, user).await?;
+    crate::users::record(&tx, "user:updated", &user).await?;
     tx.commit().await?;
-    crate::users::publish(&state, "user:updated", &user).await;
     Ok(envelope::ok(
         "Email verified. You can sign in now",
         json!({ "user": user }),
@@ -328,10 +328,10 @@ async fn reset_password(
         .await?
         .ok_or_else(|| AppError::bad_request("This reset link is invalid, used or expired"))?;
     let (user, mail_id) = sessions::replace_password(&tx, user, &hash).await?;
+    crate::realtime::revoke_sessions(&tx, user.id).await?;
+    crate::users::record(&tx, "user:updated", &user).await?;
     tx.commit().await?;
     outbox::wake(&state.queues, mail_id).await;
-    crate::realtime::revoke_sessions(&state, user.id).await;
-    crate::users::publish(&state, "user:updated", &user).await;
     Ok(envelope::ok(
         "Password reset. Sign in with your new password",
         json!(null),
@@ -367,10 +367,10 @@ async fn change_password(
     let tx = client.transaction().await?;
     let (user, mail_id) = sessions::replace_password(&tx, caller.id, &hash).await?;
     let pair = sessions::start(&tx, auth, &user, None).await?;
+    // Sockets opened with the old tokens too: the client reopens with the new pair.
+    crate::realtime::revoke_sessions(&tx, user.id).await?;
     tx.commit().await?;
     outbox::wake(&state.queues, mail_id).await;
-    // Sockets opened with the old tokens too: the client reopens with the new pair.
-    crate::realtime::revoke_sessions(&state, user.id).await;
     Ok(envelope::ok(
         "Password changed; other sessions were signed out",
         json!({ "accessToken": pair.access, "refreshToken": pair.refresh }),

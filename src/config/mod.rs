@@ -120,6 +120,9 @@ pub struct RealtimeSettings {
     #[serde(with = "duration")]
     pub client_timeout: Duration,
     pub max_pending: usize,
+    /// How often the event relay polls the outbox, and how soon a standby takes over.
+    #[serde(with = "duration")]
+    pub relay_interval: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]

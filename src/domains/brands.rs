@@ -137,15 +137,17 @@ async fn create_brand(
     body: web::Json<BrandBody>,
 ) -> AppResult<HttpResponse> {
     let fields = body.parse(true)?;
-    let client = state.db.get().await?;
-    let row = client
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let row = tx
         .query_one(
             "INSERT INTO brands (name, code) VALUES ($1, $2) RETURNING *",
             &[&fields.name, &fields.code],
         )
         .await?;
     let brand = Brand::from_row(&row);
-    announce(&state, BRANDS, "brand:created", &brand).await;
+    announce(&tx, BRANDS, "brand:created", &brand).await?;
+    tx.commit().await?;
     Ok(envelope::created(
         "Brand created",
         json!({ "brand": brand }),
@@ -160,8 +162,9 @@ async fn update_brand(
     body: web::Json<BrandBody>,
 ) -> AppResult<HttpResponse> {
     let fields = body.parse(false)?;
-    let client = state.db.get().await?;
-    let row = client
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let row = tx
         .query_opt(
             "UPDATE brands SET name = COALESCE($2, name), code = COALESCE($3, code), \
              updated_at = now() WHERE id = $1 RETURNING *",
@@ -170,7 +173,8 @@ async fn update_brand(
         .await?
         .ok_or_else(|| AppError::not_found("No such brand"))?;
     let brand = Brand::from_row(&row);
-    announce(&state, BRANDS, "brand:updated", &brand).await;
+    announce(&tx, BRANDS, "brand:updated", &brand).await?;
+    tx.commit().await?;
     Ok(envelope::ok("Brand updated", json!({ "brand": brand })))
 }
 
@@ -180,8 +184,9 @@ async fn delete_brand(
     _: Admin,
     id: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
-    let client = state.db.get().await?;
-    let deleted = client
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let deleted = tx
         .query_opt("DELETE FROM brands WHERE id = $1 RETURNING *", &[&*id])
         .await
         .map_err(|error| match error.code() {
@@ -192,6 +197,7 @@ async fn delete_brand(
         })?
         .ok_or_else(|| AppError::not_found("No such brand"))?;
     let brand = Brand::from_row(&deleted);
-    announce(&state, BRANDS, "brand:deleted", &brand).await;
+    announce(&tx, BRANDS, "brand:deleted", &brand).await?;
+    tx.commit().await?;
     Ok(envelope::ok("Brand deleted", json!({ "id": brand.id })))
 }

@@ -160,8 +160,9 @@ async fn update_url(
     let checked_at = Utc::now();
     let blocked_id = format!("scan_{}", checked_at.timestamp_millis());
     let reported = reported.unwrap_or_default();
-    let client = state.db.get().await?;
-    let row = client
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let row = tx
         .query_opt(
             "WITH old AS (SELECT id, nawala_status FROM domains WHERE id = $1 FOR UPDATE), \
              updated AS (UPDATE domains d SET nawala_status = $2, nawala_blocked_id = $3, \
@@ -175,7 +176,8 @@ async fn update_url(
         .await?
         .ok_or_else(unknown)?;
     let nawala = Nawala::from_row(&row);
-    state.events.publish_logged(nawala_updated(&row)).await;
+    crate::events::record(&tx, &nawala_updated(&row)).await?;
+    tx.commit().await?;
     Ok(envelope::ok(
         "Status updated",
         json!({ "domainId": id, "nawala": nawala }),

@@ -1,5 +1,6 @@
 //! The `scan-ingest` job: applies a stored scan batch in a few set-based statements (not one round
-//! trip per result), then announces each domain whose status changed and the batch's completion.
+//! trip per result), and in the same transaction records its events: the domains whose status
+//! changed, in chunks of at most [`CHANGES_PER_EVENT`], then the batch's completion.
 //! The batch row is the truth: a job that finds it applied does nothing, and the sweep re-queues
 //! batches whose job was lost.
 
@@ -12,11 +13,14 @@ use hub_jobs::{IngestScan, Queues};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{nawala_updated, DOMAINS};
+use super::{status_change, DOMAINS};
 use crate::worker::WorkerState;
 
 /// A batch that failed this many times is kept as `failed`, with its last error.
 const MAX_ATTEMPTS: i32 = 5;
+/// A `domains:nawala-changed` event carries at most this many changes (API.md): a batch that
+/// changes 10,000 domains is 20 events for every session, not 10,000.
+pub const CHANGES_PER_EVENT: usize = 500;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Ingested {
@@ -90,13 +94,7 @@ pub async fn ingest(state: &WorkerState, job: &IngestScan) -> anyhow::Result<Ing
         return Ok(Ingested::Skipped);
     }
     match apply(&mut client, job.batch_id).await {
-        Ok(Some(events)) => {
-            // After the commit: a lost event is logged, and clients reload over REST.
-            state.events.publish_all_logged(&events).await;
-            Ok(Ingested::Applied {
-                changed: events.len() - 1,
-            })
-        }
+        Ok(Some(changed)) => Ok(Ingested::Applied { changed }),
         Ok(None) => Ok(Ingested::Skipped),
         Err(error) => {
             let failure = format!("{error:#}");
@@ -111,12 +109,12 @@ pub async fn ingest(state: &WorkerState, job: &IngestScan) -> anyhow::Result<Ing
     }
 }
 
-/// Applies the batch in one transaction; answers the events to announce, or `None` when another
-/// job applied it first.
+/// Applies the batch and records its events in one transaction; answers how many domains
+/// changed, or `None` when another job applied it first.
 async fn apply(
     client: &mut deadpool_postgres::Object,
     batch_id: Uuid,
-) -> anyhow::Result<Option<Vec<Event>>> {
+) -> anyhow::Result<Option<usize>> {
     let tx = client.transaction().await?;
     // A second job for the same batch waits here, then finds it done.
     let state: Option<String> = tx
@@ -144,9 +142,17 @@ async fn apply(
         .query_one(FINISH, &[&batch_id, &changed_count])
         .await
         .context("closing the batch")?;
-    tx.commit().await?;
-
-    let mut events: Vec<Event> = changed.iter().map(nawala_updated).collect();
+    let mut events: Vec<Event> = changed
+        .chunks(CHANGES_PER_EVENT)
+        .map(|chunk| {
+            let changes: Vec<serde_json::Value> = chunk.iter().map(status_change).collect();
+            Event::new(
+                DOMAINS,
+                "domains:nawala-changed",
+                json!({ "batchId": batch_id, "changes": changes }),
+            )
+        })
+        .collect();
     let finished_at: chrono::DateTime<chrono::Utc> = summary.get("finished_at");
     events.push(Event::new(
         DOMAINS,
@@ -161,7 +167,11 @@ async fn apply(
             "checkedAt": finished_at,
         }),
     ));
-    Ok(Some(events))
+    crate::events::record_all(&tx, &events)
+        .await
+        .context("recording the batch's events")?;
+    tx.commit().await?;
+    Ok(Some(changed.len()))
 }
 
 async fn give_up(client: &impl GenericClient, batch_id: Uuid, attempts: i32) -> anyhow::Result<()> {

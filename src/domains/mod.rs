@@ -13,14 +13,13 @@ pub mod scans;
 pub mod store;
 
 use actix_web::web;
+use deadpool_postgres::GenericClient;
 use hub_actors::Event;
 use serde::Serialize;
 use serde_json::json;
 use tokio_postgres::Row;
 
 pub use model::Nawala;
-
-use crate::state::AppState;
 
 /// Topics of this module's events.
 pub const DOMAINS: &str = "domains";
@@ -42,31 +41,46 @@ fn event_of(topic: &str, name: &str, object: &impl Serialize) -> Event {
     )
 }
 
-/// Announces a change to `object` on `topic`, after its commit.
-pub async fn announce(state: &AppState, topic: &str, name: &str, object: &impl Serialize) {
-    state
-        .events
-        .publish_logged(event_of(topic, name, object))
-        .await;
+/// Records a change to `object` on `topic`, in the change's transaction.
+pub async fn announce(
+    client: &impl GenericClient,
+    topic: &str,
+    name: &str,
+    object: &impl Serialize,
+) -> Result<(), tokio_postgres::Error> {
+    crate::events::record(client, &event_of(topic, name, object)).await
 }
 
-/// As [`announce`], for many objects in one round trip.
-pub async fn announce_all<T: Serialize>(state: &AppState, topic: &str, name: &str, objects: &[T]) {
+/// As [`announce`], for many objects in one statement.
+pub async fn announce_all<T: Serialize>(
+    client: &impl GenericClient,
+    topic: &str,
+    name: &str,
+    objects: &[T],
+) -> Result<(), tokio_postgres::Error> {
     let events: Vec<Event> = objects
         .iter()
         .map(|object| event_of(topic, name, object))
         .collect();
-    state.events.publish_all_logged(&events).await;
+    crate::events::record_all(client, &events).await
+}
+
+/// A domain's status as its events carry it: `{domainId, domain, brandId, nawala, updatedAt}`.
+pub fn status_change(row: &Row) -> serde_json::Value {
+    let domain_id: uuid::Uuid = row.get("id");
+    let brand_id: uuid::Uuid = row.get("brand_id");
+    let domain: String = row.get("domain");
+    let updated_at: chrono::DateTime<chrono::Utc> = row.get("updated_at");
+    json!({
+        "domainId": domain_id,
+        "domain": domain,
+        "brandId": brand_id,
+        "nawala": Nawala::from_row(row),
+        "updatedAt": updated_at,
+    })
 }
 
 /// `domain:nawala-updated` for a `domains` row: the seed's event.
 pub fn nawala_updated(row: &Row) -> Event {
-    let domain_id: uuid::Uuid = row.get("id");
-    let brand_id: uuid::Uuid = row.get("brand_id");
-    let domain: String = row.get("domain");
-    Event::new(
-        DOMAINS,
-        "domain:nawala-updated",
-        json!({ "domainId": domain_id, "domain": domain, "brandId": brand_id, "nawala": Nawala::from_row(row) }),
-    )
+    Event::new(DOMAINS, "domain:nawala-updated", status_change(row))
 }

@@ -173,11 +173,13 @@ async fn create_domain(
     let (Some(name), Some(brand_id), Some(note)) = (name, brand_id, note) else {
         return Err(AppError::bad_request("Validation failed"));
     };
-    let client = state.db.get().await?;
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
     // An unknown brandId fails `domains_brand_id_fkey`, which answers 400 naming the field.
-    let id = store::insert(&client, &name, brand_id, note.as_deref()).await?;
-    let domain = found(&client, id).await?;
-    announce(&state, DOMAINS, "domain:created", &domain).await;
+    let id = store::insert(&tx, &name, brand_id, note.as_deref()).await?;
+    let domain = found(&tx, id).await?;
+    announce(&tx, DOMAINS, "domain:created", &domain).await?;
+    tx.commit().await?;
     Ok(envelope::created(
         "Domain created",
         json!({ "domain": domain }),
@@ -215,18 +217,20 @@ async fn update_domain(
         None => None,
     };
     validation.finish()?;
-    let client = state.db.get().await?;
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
     // An unknown brandId fails `domains_brand_id_fkey`, which answers 400 naming the field.
     let changes = Changes {
         name,
         brand_id: body.brand_id,
         note,
     };
-    if !store::update(&client, *id, &changes).await? {
+    if !store::update(&tx, *id, &changes).await? {
         return Err(AppError::not_found("No such domain"));
     }
-    let domain = found(&client, *id).await?;
-    announce(&state, DOMAINS, "domain:updated", &domain).await;
+    let domain = found(&tx, *id).await?;
+    announce(&tx, DOMAINS, "domain:updated", &domain).await?;
+    tx.commit().await?;
     Ok(envelope::ok("Domain updated", json!({ "domain": domain })))
 }
 
@@ -236,12 +240,14 @@ async fn delete_domain(
     _: Admin,
     id: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
-    let client = state.db.get().await?;
-    let domain = found(&client, *id).await?;
-    if !store::delete(&client, domain.id).await? {
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let domain = found(&tx, *id).await?;
+    if !store::delete(&tx, domain.id).await? {
         return Err(AppError::not_found("No such domain"));
     }
-    announce(&state, DOMAINS, "domain:deleted", &domain).await;
+    announce(&tx, DOMAINS, "domain:deleted", &domain).await?;
+    tx.commit().await?;
     Ok(envelope::ok("Domain deleted", json!({ "id": domain.id })))
 }
 
@@ -282,11 +288,13 @@ async fn import_domains(
             Err(message) => invalid.push(json!({ "domain": raw, "message": message })),
         }
     }
-    let client = state.db.get().await?;
-    existing_brand(&client, brand_id).await?;
-    let created = store::import(&client, brand_id, &names).await?;
-    let domains = store::find_many(&client, &created).await?;
-    announce_all(&state, DOMAINS, "domain:created", &domains).await;
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    existing_brand(&tx, brand_id).await?;
+    let created = store::import(&tx, brand_id, &names).await?;
+    let domains = store::find_many(&tx, &created).await?;
+    announce_all(&tx, DOMAINS, "domain:created", &domains).await?;
+    tx.commit().await?;
     let already_present = names.len() - created.len() + repeated;
     Ok(envelope::ok(
         "Domains imported",

@@ -8,13 +8,17 @@ pub mod types;
 pub use model::User;
 pub use store::create_verified;
 
-use crate::state::AppState;
+use deadpool_postgres::GenericClient;
 
-/// Announces a change to an account on the `users` topic (admins' dashboards).
-pub async fn publish(state: &AppState, name: &str, user: &User) {
+/// The topic of account events (admins' dashboards).
+pub const USERS: &str = "users";
+
+/// Records a change to an account on the `users` topic, in the change's transaction.
+pub async fn record(
+    client: &impl GenericClient,
+    name: &str,
+    user: &User,
+) -> Result<(), tokio_postgres::Error> {
     let data = serde_json::to_value(user).unwrap_or_default();
-    state
-        .events
-        .publish_logged(hub_actors::Event::new("users", name, data))
-        .await;
+    crate::events::record(client, &hub_actors::Event::new(USERS, name, data)).await
 }

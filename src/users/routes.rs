@@ -6,7 +6,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::types::{parse_phone, PersonName, Role};
-use super::{publish, store};
+use super::{record, store};
 use crate::auth::{Admin, SignedIn};
 use crate::error::{AppError, AppResult};
 use crate::http::envelope;
@@ -49,9 +49,10 @@ async fn put_profile(
         Some(raw) => Some(parse_phone(Some(raw))?),
         None => None,
     };
-    let client = state.db.get().await?;
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
     let user = store::update(
-        &client,
+        &tx,
         caller.id,
         name.as_ref().map(PersonName::as_str),
         phone.as_ref().map(Option::as_deref),
@@ -59,7 +60,8 @@ async fn put_profile(
         None,
     )
     .await?;
-    publish(&state, "user:updated", &user).await;
+    record(&tx, "user:updated", &user).await?;
+    tx.commit().await?;
     Ok(envelope::ok("Profile updated", json!({ "user": user })))
 }
 
@@ -122,9 +124,9 @@ async fn create_user(
     if Role::parse(&body.role)? == Role::Owner && caller.role != Role::Owner {
         return Err(AppError::forbidden("Only an owner can create an owner"));
     }
-    let client = state.db.get().await?;
+    let mut client = state.db.get().await?;
     let user = store::create_verified(
-        &client,
+        &mut client,
         &state.settings.auth,
         &body.email,
         &body.password,
@@ -132,7 +134,6 @@ async fn create_user(
         &body.role,
     )
     .await?;
-    publish(&state, "user:created", &user).await;
     Ok(envelope::created("User created", json!({ "user": user })))
 }
 
@@ -165,8 +166,9 @@ async fn update_user(
 ) -> AppResult<HttpResponse> {
     let name = body.name.as_deref().map(PersonName::parse).transpose()?;
     let role = body.role.as_deref().map(Role::parse).transpose()?;
-    let client = state.db.get().await?;
-    let target = store::find(&client, *id)
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let target = store::find_for_update(&tx, *id)
         .await?
         .ok_or_else(|| AppError::not_found("No such user"))?;
     if target.role == Role::Owner && caller.role != Role::Owner {
@@ -181,7 +183,7 @@ async fn update_user(
         return Err(AppError::forbidden("You cannot demote or disable yourself"));
     }
     let user = store::update(
-        &client,
+        &tx,
         target.id,
         name.as_ref().map(PersonName::as_str),
         None,
@@ -190,9 +192,10 @@ async fn update_user(
     )
     .await?;
     if body.disabled == Some(true) || role.is_some_and(|role| role != target.role) {
-        crate::realtime::revoke_sessions(&state, user.id).await;
+        crate::realtime::revoke_sessions(&tx, user.id).await?;
     }
-    publish(&state, "user:updated", &user).await;
+    record(&tx, "user:updated", &user).await?;
+    tx.commit().await?;
     Ok(envelope::ok("User updated", json!({ "user": user })))
 }
 
@@ -202,8 +205,9 @@ async fn delete_user(
     Admin(caller): Admin,
     id: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
-    let client = state.db.get().await?;
-    let target = store::find(&client, *id)
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let target = store::find_for_update(&tx, *id)
         .await?
         .ok_or_else(|| AppError::not_found("No such user"))?;
     if target.id == caller.id {
@@ -212,15 +216,9 @@ async fn delete_user(
     if target.role == Role::Owner && caller.role != Role::Owner {
         return Err(AppError::forbidden("Only an owner can delete an owner"));
     }
-    store::delete(&client, target.id).await?;
-    crate::realtime::revoke_sessions(&state, target.id).await;
-    state
-        .events
-        .publish_logged(hub_actors::Event::new(
-            "users",
-            "user:deleted",
-            json!({ "id": target.id }),
-        ))
-        .await;
+    store::delete(&tx, target.id).await?;
+    crate::realtime::revoke_sessions(&tx, target.id).await?;
+    record(&tx, "user:deleted", &target).await?;
+    tx.commit().await?;
     Ok(envelope::ok("User deleted", json!({ "id": target.id })))
 }

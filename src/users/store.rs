@@ -11,8 +11,9 @@ use crate::http::pagination::Page;
 use uuid::Uuid;
 
 /// An account that can sign in at once (no verification mail): for `hub create-user` and admins.
+/// Announced as `user:created`.
 pub async fn create_verified(
-    client: &impl GenericClient,
+    client: &mut deadpool_postgres::Client,
     auth: &AuthSettings,
     email: &str,
     plain_password: &str,
@@ -24,7 +25,8 @@ pub async fn create_verified(
     let role = Role::parse(role)?;
     let password = Password::parse(plain_password, "password")?;
     let hash = password::hash(&password, auth.bcrypt_cost).await?;
-    let row = client
+    let tx = client.transaction().await?;
+    let row = tx
         .query_one(
             &format!(
                 "INSERT INTO users (name, email, password_hash, role, email_verified_at)
@@ -33,7 +35,10 @@ pub async fn create_verified(
             &[&name.as_str(), &email.as_str(), &hash, &role.as_str()],
         )
         .await?;
-    Ok(User::from_row(&row))
+    let user = User::from_row(&row);
+    super::record(&tx, "user:created", &user).await?;
+    tx.commit().await?;
+    Ok(user)
 }
 
 /// A new, unverified account (registration).
@@ -54,6 +59,18 @@ pub async fn insert(
         )
         .await?;
     Ok(User::from_row(&row))
+}
+
+/// As [`find`], locking the row until the transaction ends: the checks made on it hold for the
+/// change that follows, and changes to one account are announced in the order they commit.
+pub async fn find_for_update(client: &impl GenericClient, id: Uuid) -> AppResult<Option<User>> {
+    let row = client
+        .query_opt(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 FOR UPDATE"),
+            &[&id],
+        )
+        .await?;
+    Ok(row.as_ref().map(User::from_row))
 }
 
 pub async fn find(client: &impl GenericClient, id: Uuid) -> AppResult<Option<User>> {

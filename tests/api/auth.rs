@@ -10,9 +10,9 @@ const PASSWORD: &str = "correct horse battery";
 
 /// A verified account made directly, for tests that are not about registration.
 pub async fn verified_user(app: &TestApp, email: &str, role: &str) -> Value {
-    let client = app.db.get().await.unwrap();
+    let mut client = app.db.get().await.unwrap();
     let user = hub::users::create_verified(
-        &client,
+        &mut client,
         &app.settings.auth,
         email,
         PASSWORD,

@@ -197,43 +197,51 @@ async fn the_auth_budget_answers_429_with_retry_after() {
 }
 
 #[actix_web::test]
-async fn published_events_land_on_the_stream_in_order() {
+async fn recorded_events_reach_the_stream_in_order_and_rolled_back_ones_never() {
     let app = spawn_app().await;
-    let redis = hub::redis_client::connect(&app.settings.redis).unwrap();
-    let publisher =
-        hub::events::EventPublisher::new(redis.clone(), &app.settings.redis.namespace, 100);
-    let mut ids = Vec::new();
+    let mut client = app.db.get().await.unwrap();
     for n in 0..5 {
+        let tx = client.transaction().await.unwrap();
         let event = hub_actors::Event::new("domains", "domain:updated", json!({"n": n}));
-        ids.push(publisher.publish(&event).await.unwrap());
+        hub::events::record(&tx, &event).await.unwrap();
+        if n == 2 {
+            tx.rollback().await.unwrap();
+        } else {
+            tx.commit().await.unwrap();
+        }
     }
-    let mut sorted = ids.clone();
-    sorted.sort_by_key(|id| {
-        let (ms, seq) = id.split_once('-').unwrap();
-        (ms.parse::<u64>().unwrap(), seq.parse::<u64>().unwrap())
-    });
-    assert_eq!(ids, sorted);
-    let mut redis = redis;
-    let entries: redis::streams::StreamRangeReply =
-        redis.xrange_all(publisher.stream_key()).await.unwrap();
-    let seen: Vec<(String, String)> = entries
-        .ids
-        .iter()
-        .map(|entry| {
-            let data: String = entry.get("data").unwrap();
-            (entry.id.clone(), data)
-        })
-        .collect();
-    let expected: Vec<(String, String)> = ids
-        .iter()
-        .enumerate()
-        .map(|(n, id)| (id.clone(), json!({"n": n}).to_string()))
-        .collect();
-    assert_eq!(seen, expected);
-    let topic: String = entries.ids[0].get("topic").unwrap();
-    let name: String = entries.ids[0].get("event").unwrap();
-    assert_eq!(
-        (topic.as_str(), name.as_str()),
-        ("domains", "domain:updated")
-    );
+    let stream = format!("{}events", app.settings.redis.namespace);
+    let mut redis = hub::redis_client::connect(&app.settings.redis).unwrap();
+    let entries = wait_for_entries(&mut redis, &stream, 4).await;
+    let field = |n: usize, name: &str| -> String { entries.ids[n].get(name).unwrap() };
+    let data: Vec<String> = (0..4).map(|n| field(n, "data")).collect();
+    let expected: Vec<String> = [0, 1, 3, 4].iter().map(|n| json!({"n": n}).to_string()).collect();
+    assert_eq!(data, expected, "committed ones, in commit order");
+    let numbers: Vec<String> = (0..4).map(|n| field(n, "n")).collect();
+    assert_eq!(numbers, ["1", "2", "3", "4"], "numbered without gaps");
+    let epochs: std::collections::HashSet<String> = (0..4).map(|n| field(n, "epoch")).collect();
+    assert_eq!(epochs.len(), 1);
+    assert_eq!((field(0, "topic"), field(0, "event")), ("domains".into(), "domain:updated".into()));
+    let left: i64 = client
+        .query_one("SELECT count(*) FROM event_outbox", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "relayed rows are deleted");
+}
+
+/// The stream's entries once it holds at least `count`.
+pub async fn wait_for_entries(
+    redis: &mut redis::aio::ConnectionManager,
+    stream: &str,
+    count: usize,
+) -> redis::streams::StreamRangeReply {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let entries: redis::streams::StreamRangeReply = redis.xrange_all(stream).await.unwrap();
+        if entries.ids.len() >= count || tokio::time::Instant::now() > deadline {
+            return entries;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

@@ -267,26 +267,20 @@ async fn a_client_that_stops_reading_is_closed_with_1013_and_others_keep_receivi
     let mut reader = open(&app, &board.user).await;
     let mut stalled = stalled_client(&ws_url(&app, &board.user)).await;
 
-    // Large events, published straight onto the stream, fill the stalled client's buffers fast.
+    // Large events, recorded straight into the outbox, fill the stalled client's buffers fast.
     let padding = "x".repeat(64 * 1024);
-    let mut redis = redis::Client::open(app.settings.redis.url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let stream = format!("{}events", app.settings.redis.namespace);
+    let db = app.db.clone();
     const EVENTS: usize = 300;
-    // Published by a task of its own, so that the reader reads while they come.
+    // Recorded by a task of its own, so that the reader reads while they come.
     let publisher = tokio::spawn(async move {
+        let client = db.get().await.unwrap();
         for n in 0..EVENTS {
-            let data = json!({"n": n, "padding": padding}).to_string();
-            let _: String = redis::cmd("XADD")
-                .arg(&stream)
-                .arg("*")
-                .arg(&["topic", "domains", "event", "test:bulk", "data", &data])
-                .query_async(&mut redis)
-                .await
-                .unwrap();
+            let event = hub_actors::Event::new(
+                "domains",
+                "test:bulk",
+                json!({"n": n, "padding": padding}),
+            );
+            hub::events::record(&client, &event).await.unwrap();
         }
     });
     let received = reader.collect("test:bulk", EVENTS).await;

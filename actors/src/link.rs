@@ -1,0 +1,448 @@
+//! A session's link to its client: the frames queued for it, in order, and the response body that
+//! hands them to the connection.
+//!
+//! The broadcaster queues event frames here directly (no actor message per frame), and the
+//! connection takes them as fast as the client accepts them: actix-web writes a response body
+//! only as fast as the client reads. So what is queued is exactly what the client has not
+//! accepted, and the rule for a client too slow is judged on it: a session holding `max_pending`
+//! frames that the connection has not taken one of for [`STALL`], or holding
+//! [`HARD_LIMIT_FACTOR`] times that at all, is closed with 1013. A session that falls behind
+//! because the server is busy keeps being drained, and is not closed.
+//!
+//! Every close the hub makes goes through [`Link::terminate`]: the body writes the close frame
+//! and ends; if the connection is still there [`CLOSE_GRACE`] later (its client reads nothing),
+//! its socket is shut.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::task::AtomicWaker;
+use futures_util::Stream;
+use serde_json::json;
+
+use crate::bridge::Replay;
+use crate::event::{close_frame, control_frame, Cursor, Epoch, Frame};
+use crate::socket::Socket;
+
+/// WebSocket close codes the hub uses.
+pub const TRY_AGAIN_LATER: u16 = 1013;
+pub const POLICY_VIOLATION: u16 = 1008;
+pub const GOING_AWAY: u16 = 1001;
+
+/// How long a full session may go without the connection taking a frame before it is closed.
+pub const STALL: Duration = Duration::from_secs(1);
+/// A session holding this many times `max_pending` is closed even while it drains.
+pub const HARD_LIMIT_FACTOR: usize = 8;
+/// How long a closing connection may take to write its close frame before its socket is shut.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+fn now_millis() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+struct Closing {
+    code: u16,
+    reason: &'static str,
+    since: u64,
+}
+
+#[derive(Default)]
+struct Queue {
+    frames: VecDeque<Bytes>,
+    /// The newest event sent or skipped: nothing at or before it goes out again.
+    delivered: Option<Cursor>,
+    /// The first event sent live: the live ones since form one unbroken run.
+    first_live: Option<Cursor>,
+    /// Live events held back while a replay is read, so that the client sees them in order.
+    held: Option<Vec<Arc<Frame>>>,
+    closing: Option<Closing>,
+    ended: bool,
+}
+
+impl Queue {
+    fn is_new(&self, cursor: Cursor) -> bool {
+        match self.delivered {
+            Some(delivered) if delivered.epoch == cursor.epoch => cursor.id > delivered.id,
+            _ => true,
+        }
+    }
+
+    fn advance(&mut self, cursor: Cursor) {
+        if self.is_new(cursor) {
+            self.delivered = Some(cursor);
+        }
+    }
+
+    fn sent_live(&self, cursor: Cursor) -> bool {
+        let same = |other: Option<Cursor>| other.filter(|other| other.epoch == cursor.epoch);
+        same(self.first_live).is_some_and(|first| cursor.id >= first.id)
+            && same(self.delivered).is_some_and(|last| cursor.id <= last.id)
+    }
+}
+
+/// What [`Link::offer`] did with an event.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Offered {
+    Queued,
+    /// Already sent, held for after a replay, or the session is closing.
+    NotQueued,
+    /// Too much was held during a replay: the session was closed.
+    Overflowed,
+}
+
+pub struct Link {
+    queue: Mutex<Queue>,
+    /// Frames queued, readable without the lock.
+    queued: AtomicUsize,
+    last_taken: AtomicU64,
+    last_heard: AtomicU64,
+    expires_at: Option<u64>,
+    waker: AtomicWaker,
+    socket: Option<Socket>,
+}
+
+impl Link {
+    /// `socket`: the connection's, to end it when it is stuck; `expires_after`: when the session's
+    /// credentials stop holding.
+    pub fn new(socket: Option<Socket>, expires_after: Option<Duration>) -> Self {
+        let now = now_millis();
+        Link {
+            queue: Mutex::new(Queue::default()),
+            queued: AtomicUsize::new(0),
+            last_taken: AtomicU64::new(now),
+            last_heard: AtomicU64::new(now),
+            expires_at: expires_after.map(|after| now.saturating_add(after.as_millis() as u64)),
+            waker: AtomicWaker::new(),
+            socket,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn push(&self, queue: &mut Queue, frame: Bytes) {
+        if queue.frames.is_empty() {
+            // A session's stall is counted from the first frame it was given since it was empty.
+            self.last_taken.store(now_millis(), Ordering::Release);
+        }
+        queue.frames.push_back(frame);
+        self.queued.store(queue.frames.len(), Ordering::Release);
+    }
+
+    fn send_live(&self, queue: &mut Queue, frame: &Frame) -> bool {
+        if !queue.is_new(frame.cursor) {
+            return false;
+        }
+        queue.delivered = Some(frame.cursor);
+        queue.first_live.get_or_insert(frame.cursor);
+        self.push(queue, frame.wire.clone());
+        true
+    }
+
+    /// Starts the session: `hello` with its topics and the last event before it joined, from
+    /// which on every event reaches it live.
+    pub fn open(&self, topics: &BTreeSet<String>, last: Option<Cursor>) {
+        let mut queue = self.lock();
+        queue.delivered = last;
+        let hello = json!({ "topics": topics, "lastEventId": last.map(|id| id.to_string()) });
+        self.push(&mut queue, control_frame("hello", hello));
+        drop(queue);
+        self.waker.wake();
+    }
+
+    /// An event for the session, live from the broadcaster.
+    pub fn offer(&self, frame: &Arc<Frame>, hold_limit: usize) -> Offered {
+        let mut queue = self.lock();
+        if queue.closing.is_some() {
+            return Offered::NotQueued;
+        }
+        if let Some(held) = &mut queue.held {
+            if held.len() >= hold_limit {
+                drop(queue);
+                self.terminate(TRY_AGAIN_LATER, "too slow: reconnect and resume");
+                return Offered::Overflowed;
+            }
+            held.push(frame.clone());
+            return Offered::NotQueued;
+        }
+        if !self.send_live(&mut queue, frame) {
+            return Offered::NotQueued;
+        }
+        drop(queue);
+        self.waker.wake();
+        Offered::Queued
+    }
+
+    /// One of the hub's own frames (`subscribed`, `error`…), in order with the events.
+    pub fn send_control(&self, name: &str, data: serde_json::Value) {
+        let mut queue = self.lock();
+        self.push(&mut queue, control_frame(name, data));
+        drop(queue);
+        self.waker.wake();
+    }
+
+    /// Holds live events until [`finish_replay`](Self::finish_replay); false when a replay is
+    /// already under way.
+    pub fn begin_replay(&self) -> bool {
+        let mut queue = self.lock();
+        if queue.held.is_some() {
+            return false;
+        }
+        queue.held = Some(Vec::new());
+        true
+    }
+
+    /// Sends what `replay` read after `since` (on `topics`, not already sent live), `resumed`,
+    /// then the events held meanwhile. `None`: the history could not be read.
+    pub fn finish_replay(
+        &self,
+        since: Cursor,
+        replay: Option<Replay>,
+        topics: &BTreeSet<String>,
+        history: usize,
+    ) {
+        let mut queue = self.lock();
+        let mut replayed = 0;
+        let complete = replay.as_ref().is_some_and(|replay| {
+            replay.since_kept && replay.frames.len() <= history
+        });
+        if let (true, Some(replay)) = (complete, &replay) {
+            for frame in &replay.frames {
+                if !queue.sent_live(frame.cursor) && topics.contains(&frame.topic) {
+                    self.push(&mut queue, frame.wire.clone());
+                    replayed += 1;
+                }
+            }
+            let newest = replay.frames.last().map_or(since, |frame| frame.cursor);
+            queue.advance(newest);
+        }
+        let resumed = json!({ "replayed": replayed, "complete": complete });
+        self.push(&mut queue, control_frame("resumed", resumed));
+        for frame in queue.held.take().unwrap_or_default() {
+            self.send_live(&mut queue, &frame);
+        }
+        drop(queue);
+        self.waker.wake();
+    }
+
+    /// Events may have been lost between the last the session got and the next (the stream was
+    /// trimmed past the bridge, or reset): the client reloads over REST.
+    pub fn resync(&self, epoch: Option<Epoch>) {
+        let mut queue = self.lock();
+        if queue.closing.is_some() {
+            return;
+        }
+        queue.delivered = None;
+        queue.first_live = None;
+        let data = json!({ "epoch": epoch.map(|epoch| epoch.to_string()) });
+        self.push(&mut queue, control_frame("resync", data));
+        drop(queue);
+        self.waker.wake();
+    }
+
+    /// Closes the session with `code`; the first close asked for wins.
+    pub fn terminate(&self, code: u16, reason: &'static str) {
+        let mut queue = self.lock();
+        if queue.closing.is_none() && !queue.ended {
+            queue.closing = Some(Closing {
+                code,
+                reason,
+                since: now_millis(),
+            });
+        }
+        drop(queue);
+        self.waker.wake();
+    }
+
+    /// The client sent something (a pong, a request).
+    pub fn heard(&self) {
+        self.last_heard.store(now_millis(), Ordering::Release);
+    }
+
+    pub fn pending(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
+    /// Whether the client, allowed `max_pending` frames, accepts them too slowly.
+    pub fn too_slow(&self, max_pending: usize) -> bool {
+        let pending = self.pending();
+        if pending >= max_pending.saturating_mul(HARD_LIMIT_FACTOR) {
+            return true;
+        }
+        if pending < max_pending {
+            return false;
+        }
+        let idle = now_millis().saturating_sub(self.last_taken.load(Ordering::Acquire));
+        idle >= STALL.as_millis() as u64
+    }
+
+    /// Whether the client has said nothing (not even a pong) for `timeout`.
+    pub fn silent_for(&self, timeout: Duration) -> bool {
+        let heard = self.last_heard.load(Ordering::Acquire);
+        now_millis().saturating_sub(heard) >= timeout.as_millis() as u64
+    }
+
+    /// Whether the credentials the session was opened with have expired.
+    pub fn expired(&self) -> bool {
+        self.expires_at.is_some_and(|at| now_millis() >= at)
+    }
+
+    /// Shuts the socket of a connection that has not managed to close within [`CLOSE_GRACE`];
+    /// answers whether the link needs watching any longer.
+    pub fn end_if_stuck(&self) -> bool {
+        let queue = self.lock();
+        let Some(since) = queue.closing.as_ref().map(|closing| closing.since) else {
+            return !queue.ended;
+        };
+        let gone = match &self.socket {
+            Some(socket) => socket.released(),
+            None => queue.ended,
+        };
+        drop(queue);
+        if gone {
+            return false;
+        }
+        if now_millis().saturating_sub(since) < CLOSE_GRACE.as_millis() as u64 {
+            return true;
+        }
+        if self.socket.as_ref().is_some_and(Socket::kill) {
+            tracing::info!("reset the connection of a session that could not close");
+        }
+        false
+    }
+
+    /// The next frame for the connection: a close frame once the session closes.
+    fn take(&self) -> Option<(Bytes, bool)> {
+        let mut queue = self.lock();
+        if let Some(closing) = &queue.closing {
+            return Some((close_frame(closing.code, closing.reason), true));
+        }
+        let frame = queue.frames.pop_front()?;
+        self.queued.store(queue.frames.len(), Ordering::Release);
+        self.last_taken.store(now_millis(), Ordering::Release);
+        Some((frame, false))
+    }
+
+    fn end(&self) {
+        let mut queue = self.lock();
+        queue.ended = true;
+        queue.frames.clear();
+        queue.held = None;
+        self.queued.store(0, Ordering::Release);
+    }
+}
+
+/// The response body of a session: the session actor's own frames (pings, pongs, its closes) and
+/// the link's queue, until either ends.
+pub struct LinkBody<S> {
+    actor: Option<S>,
+    link: Arc<Link>,
+}
+
+impl<S> LinkBody<S> {
+    pub fn new(actor: S, link: Arc<Link>) -> Self {
+        LinkBody {
+            actor: Some(actor),
+            link,
+        }
+    }
+}
+
+impl<S> Drop for LinkBody<S> {
+    fn drop(&mut self) {
+        self.link.end();
+    }
+}
+
+impl<S, E> Stream for LinkBody<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    type Item = Result<Bytes, E>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let Some(actor) = this.actor.as_mut() else {
+            return Poll::Ready(None);
+        };
+        this.link.waker.register(cx.waker());
+        match Pin::new(actor).poll_next(cx) {
+            Poll::Ready(Some(item)) => return Poll::Ready(Some(item)),
+            Poll::Ready(None) => {
+                this.actor = None;
+                return Poll::Ready(None);
+            }
+            Poll::Pending => {}
+        }
+        match this.link.take() {
+            Some((frame, last)) => {
+                if last {
+                    // Dropping the actor's stream stops the session actor.
+                    this.actor = None;
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            None => Poll::Pending,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventId;
+
+    fn frame(millis: u64) -> Arc<Frame> {
+        let cursor = Cursor {
+            epoch: Epoch(7),
+            id: EventId {
+                millis,
+                sequence: 0,
+            },
+        };
+        Arc::new(Frame::encode(cursor, "domains", "test", "{}").unwrap())
+    }
+
+    #[test]
+    fn a_draining_session_may_exceed_the_bound_up_to_the_hard_limit() {
+        let link = Link::new(None, None);
+        for millis in 1..=3 {
+            assert_eq!(link.offer(&frame(millis), 100), Offered::Queued);
+        }
+        assert!(link.take().is_some());
+        assert_eq!(link.pending(), 2);
+        assert!(!link.too_slow(2), "it took a frame just now");
+        for millis in 4..=17 {
+            link.offer(&frame(millis), 100);
+        }
+        assert!(link.too_slow(2));
+    }
+
+    #[test]
+    fn an_event_goes_out_once() {
+        let link = Link::new(None, None);
+        assert_eq!(link.offer(&frame(5), 100), Offered::Queued);
+        assert_eq!(link.offer(&frame(5), 100), Offered::NotQueued);
+        assert_eq!(link.offer(&frame(4), 100), Offered::NotQueued);
+        link.resync(Some(Epoch(8)));
+        assert_eq!(link.offer(&frame(4), 100), Offered::Queued, "after a resync");
+    }
+
+    #[test]
+    fn a_closing_link_hands_out_its_close_frame() {
+        let link = Link::new(None, None);
+        link.offer(&frame(1), 100);
+        link.terminate(TRY_AGAIN_LATER, "slow");
+        link.terminate(POLICY_VIOLATION, "later closes lose");
+        let (bytes, last) = link.take().unwrap();
+        assert!(last);
+        assert_eq!(&bytes[..], &close_frame(TRY_AGAIN_LATER, "slow")[..]);
+    }
+}
