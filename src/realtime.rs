@@ -98,7 +98,10 @@ async fn connect(
         history: realtime.history,
     };
     let expires_after = verify(&state.settings.auth, TokenType::Access, token).map(|claims| {
-        let left = claims.exp.saturating_sub(chrono::Utc::now().timestamp()).max(0);
+        let left = claims
+            .exp
+            .saturating_sub(chrono::Utc::now().timestamp())
+            .max(0);
         std::time::Duration::from_secs(left as u64)
     });
     let socket = req.conn_data::<SocketOwner>().map(SocketOwner::socket);

@@ -225,7 +225,11 @@ pub async fn run(log: EventLog, broadcaster: Addr<Broadcaster>) {
 
 /// Hands `entries` to the broadcaster, with a resync wherever one does not follow the last;
 /// answers false once the broadcaster is gone.
-async fn follow(position: &mut Position, entries: Vec<Entry>, broadcaster: &Addr<Broadcaster>) -> bool {
+async fn follow(
+    position: &mut Position,
+    entries: Vec<Entry>,
+    broadcaster: &Addr<Broadcaster>,
+) -> bool {
     let mut frames = Vec::with_capacity(entries.len());
     for entry in entries {
         if let Some(last) = &position.last {
@@ -237,7 +241,10 @@ async fn follow(position: &mut Position, entries: Vec<Entry>, broadcaster: &Addr
                 );
                 let before = std::mem::take(&mut frames);
                 if broadcaster.send(Dispatch(before)).await.is_err()
-                    || broadcaster.send(Resync(Some(entry.cursor.epoch))).await.is_err()
+                    || broadcaster
+                        .send(Resync(Some(entry.cursor.epoch)))
+                        .await
+                        .is_err()
                 {
                     return false;
                 }

@@ -273,7 +273,11 @@ impl Broadcaster {
         for (session, member) in &self.members {
             let link = &member.link;
             if link.too_slow(max_pending) {
-                tracing::info!(session, pending = link.pending(), "closing a session that reads too slowly (1013)");
+                tracing::info!(
+                    session,
+                    pending = link.pending(),
+                    "closing a session that reads too slowly (1013)"
+                );
                 Stats::bump(&self.stats.slow_sessions_closed, 1);
                 verdicts.push((*session, TRY_AGAIN_LATER, "too slow: reconnect and resume"));
             } else if link.silent_for(client_timeout) {

@@ -210,9 +210,9 @@ impl Link {
     ) {
         let mut queue = self.lock();
         let mut replayed = 0;
-        let complete = replay.as_ref().is_some_and(|replay| {
-            replay.since_kept && replay.frames.len() <= history
-        });
+        let complete = replay
+            .as_ref()
+            .is_some_and(|replay| replay.since_kept && replay.frames.len() <= history);
         if let (true, Some(replay)) = (complete, &replay) {
             for frame in &replay.frames {
                 if !queue.sent_live(frame.cursor) && topics.contains(&frame.topic) {
@@ -432,7 +432,11 @@ mod tests {
         assert_eq!(link.offer(&frame(5), 100), Offered::NotQueued);
         assert_eq!(link.offer(&frame(4), 100), Offered::NotQueued);
         link.resync(Some(Epoch(8)));
-        assert_eq!(link.offer(&frame(4), 100), Offered::Queued, "after a resync");
+        assert_eq!(
+            link.offer(&frame(4), 100),
+            Offered::Queued,
+            "after a resync"
+        );
     }
 
     #[test]

@@ -162,9 +162,9 @@ impl Session {
             .into_actor(self)
             .map(move |read, session, _| {
                 let replay = read
-                    .inspect_err(|error| {
-                        tracing::warn!(%error, "reading the event history for a resume")
-                    })
+                    .inspect_err(
+                        |error| tracing::warn!(%error, "reading the event history for a resume"),
+                    )
                     .ok();
                 session
                     .link

@@ -64,6 +64,9 @@ impl Socket {
 
     /// Whether the connection has let go of its socket (it is closed, or about to be).
     pub fn released(&self) -> bool {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).is_none()
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none()
     }
 }

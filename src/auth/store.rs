@@ -162,7 +162,7 @@ pub async fn end_all_sessions(client: &impl GenericClient, user: Uuid) -> AppRes
         .await?;
     let row = client
         .query_one(
-            "UPDATE users SET token_version = token_version + 1, updated_at = now() WHERE id = $1
+            "UPDATE users SET token_version = token_version + 1, updated_at = clock_timestamp() WHERE id = $1
              RETURNING token_version",
             &[&user],
         )

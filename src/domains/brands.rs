@@ -167,7 +167,7 @@ async fn update_brand(
     let row = tx
         .query_opt(
             "UPDATE brands SET name = COALESCE($2, name), code = COALESCE($3, code), \
-             updated_at = now() WHERE id = $1 RETURNING *",
+             updated_at = clock_timestamp() WHERE id = $1 RETURNING *",
             &[&*id, &fields.name, &fields.code],
         )
         .await?

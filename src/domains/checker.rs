@@ -166,7 +166,7 @@ async fn update_url(
         .query_opt(
             "WITH old AS (SELECT id, nawala_status FROM domains WHERE id = $1 FOR UPDATE), \
              updated AS (UPDATE domains d SET nawala_status = $2, nawala_blocked_id = $3, \
-               last_checked = $4, updated_at = now(), \
+               last_checked = $4, updated_at = clock_timestamp(), \
                status_since = CASE WHEN old.nawala_status IS DISTINCT FROM $2 THEN $4 ELSE d.status_since END \
                FROM old WHERE d.id = old.id RETURNING d.*), \
              scan AS (INSERT INTO domain_scans (domain_id, status, checked_at) SELECT id, $5, $4 FROM updated) \

@@ -61,7 +61,7 @@ const APPLY: &str = "WITH latest AS ( \
          nawala_blocked_id = 'scan_' || (extract(epoch FROM l.checked_at) * 1000)::bigint, \
          status_since = CASE WHEN old.nawala_status IS DISTINCT FROM l.nawala_status \
                         THEN l.checked_at ELSE d.status_since END, \
-         updated_at = now() \
+         updated_at = clock_timestamp() \
        FROM latest l JOIN domains old ON old.id = l.domain_id \
        WHERE d.id = l.domain_id AND (d.last_checked IS NULL OR d.last_checked <= l.checked_at) \
        RETURNING d.*, old.nawala_status IS DISTINCT FROM d.nawala_status AS changed) \

@@ -90,7 +90,7 @@ pub async fn update(client: &impl GenericClient, id: Uuid, changes: &Changes) ->
     let updated = client
         .execute(
             "UPDATE domains SET domain = COALESCE($2, domain), brand_id = COALESCE($3, brand_id), \
-             note = CASE WHEN $4 THEN $5 ELSE note END, updated_at = now() WHERE id = $1",
+             note = CASE WHEN $4 THEN $5 ELSE note END, updated_at = clock_timestamp() WHERE id = $1",
             &[&id, &name, &changes.brand_id, &set_note, &note],
         )
         .await?;

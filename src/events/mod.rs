@@ -11,7 +11,10 @@ use hub_actors::Event;
 /// Records `event` with the change it announces: call it inside that change's transaction, after
 /// the statement that changed (and so locked) the object, so that two changes to one object are
 /// recorded, and relayed, in the order they committed.
-pub async fn record(client: &impl GenericClient, event: &Event) -> Result<(), tokio_postgres::Error> {
+pub async fn record(
+    client: &impl GenericClient,
+    event: &Event,
+) -> Result<(), tokio_postgres::Error> {
     record_all(client, std::slice::from_ref(event)).await
 }
 

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures_util::StreamExt;
-use hub_actors::event::{FIELD_UID, META_KEY, STREAM_KEY};
 use hub_actors::bridge::Retry;
+use hub_actors::event::{FIELD_UID, META_KEY, STREAM_KEY};
 use redis::aio::ConnectionManager;
 use redis::streams::StreamRangeReply;
 use redis::AsyncCommands;
@@ -27,7 +27,7 @@ use uuid::Uuid;
 use crate::config::Settings;
 
 /// The advisory lock the active relay holds ("hub_rela").
-const LEADER_LOCK: i64 = 0x6875_625f_7265_6c61;
+pub const LEADER_LOCK: i64 = 0x6875_625f_7265_6c61;
 /// Rows relayed per round trip.
 const BATCH: i64 = 500;
 
@@ -201,9 +201,7 @@ impl Relay {
                 .arg(row.get::<_, &str>("name"))
                 .arg(row.get::<_, &str>("data"));
         }
-        append
-            .invoke_async::<i64>(&mut self.redis.clone())
-            .await?;
+        append.invoke_async::<i64>(&mut self.redis.clone()).await?;
         let relayed: Vec<i64> = rows.iter().map(|row| row.get("seq")).collect();
         client
             .execute("DELETE FROM event_outbox WHERE seq = ANY($1)", &[&relayed])

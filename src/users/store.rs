@@ -125,7 +125,7 @@ pub async fn token_version(client: &impl GenericClient, id: Uuid) -> AppResult<i
 async fn update_returning(client: &impl GenericClient, sql_set: &str, id: Uuid) -> AppResult<User> {
     let row = client
         .query_opt(
-            &format!("UPDATE users SET {sql_set}, updated_at = now() WHERE id = $1 RETURNING {USER_COLUMNS}"),
+            &format!("UPDATE users SET {sql_set}, updated_at = clock_timestamp() WHERE id = $1 RETURNING {USER_COLUMNS}"),
             &[&id],
         )
         .await?
@@ -150,7 +150,7 @@ pub async fn set_password(client: &impl GenericClient, id: Uuid, hash: &str) -> 
     let row = client
         .query_opt(
             &format!(
-                "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1 RETURNING {USER_COLUMNS}"
+                "UPDATE users SET password_hash = $2, updated_at = clock_timestamp() WHERE id = $1 RETURNING {USER_COLUMNS}"
             ),
             &[&id, &hash],
         )
@@ -177,7 +177,7 @@ pub async fn update(
                      phone = CASE WHEN $3 THEN $4 ELSE phone END,
                      role = COALESCE($5, role),
                      disabled = COALESCE($6, disabled),
-                     updated_at = now()
+                     updated_at = clock_timestamp()
                  WHERE id = $1 RETURNING {USER_COLUMNS}"
             ),
             &[

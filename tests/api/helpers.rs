@@ -35,6 +35,12 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    start(prepared_settings(customize).await, None).await
+}
+
+/// The settings of a test app, with a fresh database and a Redis namespace of its own, before
+/// anything runs on them.
+pub async fn prepared_settings(customize: impl FnOnce(&mut Settings)) -> Settings {
     let mut settings = test_settings();
     settings.database.url = fresh_database().await;
     settings.redis.url = services().redis_url.clone();
@@ -43,7 +49,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     settings.server.port = 0;
     settings.mail.dir = std::env::temp_dir().join(format!("hub-mail-{}", uuid::Uuid::new_v4()));
     customize(&mut settings);
-    start(settings, None).await
+    settings
 }
 
 /// The app with a real SMTP server that `hub worker` delivers to.
@@ -60,7 +66,8 @@ pub async fn spawn_app_with_smtp(customize: impl FnOnce(&mut Settings)) -> TestA
     app
 }
 
-async fn start(settings: Settings, smtp: Option<SmtpSink>) -> TestApp {
+/// The app in this process, on `settings`.
+pub async fn start(settings: Settings, smtp: Option<SmtpSink>) -> TestApp {
     hub::telemetry::init(&settings.log);
     let application = hub::startup::Application::build(settings.clone())
         .await
@@ -124,40 +131,7 @@ impl TestApp {
 
     /// Environment that makes `hub worker` (or any `hub` command) use this app's services.
     pub fn hub_env(&self) -> Vec<(String, String)> {
-        let mut env = vec![
-            ("HUB_ENV".to_owned(), "test".to_owned()),
-            (
-                "HUB_CONFIG_DIR".to_owned(),
-                config_dir().display().to_string(),
-            ),
-            (
-                "DATABASE_URL".to_owned(),
-                self.settings.database.url.clone(),
-            ),
-            ("REDIS_URL".to_owned(), self.settings.redis.url.clone()),
-            (
-                "HUB__REDIS__NAMESPACE".to_owned(),
-                self.settings.redis.namespace.clone(),
-            ),
-            (
-                "HUB__MAIL__DIR".to_owned(),
-                self.settings.mail.dir.display().to_string(),
-            ),
-            (
-                "HUB__SMTP__HOST".to_owned(),
-                self.settings.smtp.host.clone(),
-            ),
-            (
-                "HUB__SMTP__PORT".to_owned(),
-                self.settings.smtp.port.to_string(),
-            ),
-            (
-                "HUB__MAIL__MAX_ATTEMPTS".to_owned(),
-                self.settings.mail.max_attempts.to_string(),
-            ),
-        ];
-        env.retain(|(_, value)| !value.is_empty());
-        env
+        hub_env(&self.settings)
     }
 
     /// Runs `hub <args>` to completion with this app's services.
@@ -195,6 +169,79 @@ impl TestApp {
         self.smtp
             .as_ref()
             .expect("spawned with spawn_app_with_smtp")
+    }
+}
+
+/// Environment that makes a `hub` command use the services of `settings`.
+pub fn hub_env(settings: &Settings) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("HUB_ENV".to_owned(), "test".to_owned()),
+        (
+            "HUB_CONFIG_DIR".to_owned(),
+            config_dir().display().to_string(),
+        ),
+        ("DATABASE_URL".to_owned(), settings.database.url.clone()),
+        ("REDIS_URL".to_owned(), settings.redis.url.clone()),
+        (
+            "HUB__REDIS__NAMESPACE".to_owned(),
+            settings.redis.namespace.clone(),
+        ),
+        (
+            "HUB__MAIL__DIR".to_owned(),
+            settings.mail.dir.display().to_string(),
+        ),
+        ("HUB__SMTP__HOST".to_owned(), settings.smtp.host.clone()),
+        ("HUB__SMTP__PORT".to_owned(), settings.smtp.port.to_string()),
+        (
+            "HUB__MAIL__MAX_ATTEMPTS".to_owned(),
+            settings.mail.max_attempts.to_string(),
+        ),
+        (
+            "HUB__REALTIME__CLIENT_TIMEOUT".to_owned(),
+            format!("{}ms", settings.realtime.client_timeout.as_millis()),
+        ),
+    ];
+    env.retain(|(_, value)| !value.is_empty());
+    env
+}
+
+/// `hub serve` as a process of its own, on `settings`' services; killed when dropped.
+pub struct WebProcess {
+    pub address: String,
+    child: Child,
+}
+
+impl WebProcess {
+    pub async fn start(settings: &Settings) -> WebProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_hub"))
+            .arg("serve")
+            .envs(hub_env(settings))
+            .env("PORT", port.to_string())
+            .env("HUB__SERVER__HOST", "127.0.0.1")
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("starting hub serve");
+        let address = format!("http://127.0.0.1:{port}");
+        let health = format!("{address}/health");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while reqwest::get(&health).await.is_err() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "hub serve did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        WebProcess { address, child }
+    }
+
+    /// SIGKILL: no shutdown of any kind.
+    pub async fn kill(mut self) {
+        self.child.kill().await.expect("killing hub serve");
     }
 }
 
@@ -297,4 +344,48 @@ pub async fn json(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let body = response.json::<Value>().await.unwrap_or(Value::Null);
     (status, body)
+}
+
+/// A Redis of a test's own, to stop and start (with its append-only file, so it keeps its data).
+pub struct PrivateRedis {
+    home: PathBuf,
+    embedded: hub::embedded::Embedded,
+    pub port: u16,
+}
+
+impl PrivateRedis {
+    pub fn start() -> PrivateRedis {
+        let home = std::env::temp_dir().join(format!("hub-redis-{}", uuid::Uuid::new_v4()));
+        let embedded = hub::embedded::Embedded::new(&home);
+        let port = embedded.redis(0).expect("a private Redis").port;
+        PrivateRedis {
+            home,
+            embedded,
+            port,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Stops it (SIGTERM) and waits until its port is closed.
+    pub async fn stop(&self) {
+        self.embedded.stop_redis().expect("stopping Redis");
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Starts it again on its port, with the data it had.
+    pub fn restart(&self) {
+        self.embedded.redis(self.port).expect("Redis again");
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.embedded.stop_redis();
+        let _ = std::fs::remove_dir_all(&self.home);
+    }
 }

@@ -78,9 +78,25 @@ impl Live {
 
     /// Frames named `event` until `count` have come.
     pub async fn collect(&mut self, event: &str, count: usize) -> Vec<Value> {
+        self.collect_within(event, count, WAIT).await
+    }
+
+    /// Frames named `event` until `count` have come, waiting up to `within` for each.
+    pub async fn collect_within(
+        &mut self,
+        event: &str,
+        count: usize,
+        within: Duration,
+    ) -> Vec<Value> {
         let mut frames = Vec::new();
         while frames.len() < count {
-            frames.push(self.expect(event).await);
+            let frame = self
+                .next(within)
+                .await
+                .unwrap_or_else(|| panic!("{} of {count} {event} events came", frames.len()));
+            if frame["event"] == event {
+                frames.push(frame);
+            }
         }
         frames
     }

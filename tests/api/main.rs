@@ -2,6 +2,7 @@
 
 mod auth;
 mod dashboard;
+mod delivery;
 mod domains;
 mod helpers;
 mod live;

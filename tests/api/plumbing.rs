@@ -215,13 +215,19 @@ async fn recorded_events_reach_the_stream_in_order_and_rolled_back_ones_never() 
     let entries = wait_for_entries(&mut redis, &stream, 4).await;
     let field = |n: usize, name: &str| -> String { entries.ids[n].get(name).unwrap() };
     let data: Vec<String> = (0..4).map(|n| field(n, "data")).collect();
-    let expected: Vec<String> = [0, 1, 3, 4].iter().map(|n| json!({"n": n}).to_string()).collect();
+    let expected: Vec<String> = [0, 1, 3, 4]
+        .iter()
+        .map(|n| json!({"n": n}).to_string())
+        .collect();
     assert_eq!(data, expected, "committed ones, in commit order");
     let numbers: Vec<String> = (0..4).map(|n| field(n, "n")).collect();
     assert_eq!(numbers, ["1", "2", "3", "4"], "numbered without gaps");
     let epochs: std::collections::HashSet<String> = (0..4).map(|n| field(n, "epoch")).collect();
     assert_eq!(epochs.len(), 1);
-    assert_eq!((field(0, "topic"), field(0, "event")), ("domains".into(), "domain:updated".into()));
+    assert_eq!(
+        (field(0, "topic"), field(0, "event")),
+        ("domains".into(), "domain:updated".into())
+    );
     let left: i64 = client
         .query_one("SELECT count(*) FROM event_outbox", &[])
         .await
