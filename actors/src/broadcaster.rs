@@ -34,6 +34,7 @@ pub struct Stats {
     pub frames_delivered: AtomicU64,
     pub slow_sessions_closed: AtomicU64,
     pub resyncs: AtomicU64,
+    pub frames_queued: AtomicU64,
 }
 
 impl Stats {
@@ -46,7 +47,7 @@ impl Stats {
     }
 
     /// `(name, help, kind, value)` of every counter.
-    pub fn snapshot(&self) -> [(&'static str, &'static str, &'static str, u64); 5] {
+    pub fn snapshot(&self) -> [(&'static str, &'static str, &'static str, u64); 6] {
         [
             (
                 "websocket_sessions_open",
@@ -71,6 +72,12 @@ impl Stats {
                 "Sessions closed with 1013 for reading too slowly",
                 "counter",
                 Self::get(&self.slow_sessions_closed),
+            ),
+            (
+                "websocket_frames_queued",
+                "Frames queued for sessions and not yet taken by their connections",
+                "gauge",
+                Self::get(&self.frames_queued),
             ),
             (
                 "event_stream_resyncs_total",
@@ -270,8 +277,10 @@ impl Broadcaster {
             client_timeout,
         } = self.limits;
         let mut verdicts = Vec::new();
+        let mut queued = 0;
         for (session, member) in &self.members {
             let link = &member.link;
+            queued += link.pending() as u64;
             if link.too_slow(max_pending) {
                 tracing::info!(
                     session,
@@ -286,6 +295,7 @@ impl Broadcaster {
                 verdicts.push((*session, POLICY_VIOLATION, "token expired: sign in again"));
             }
         }
+        self.stats.frames_queued.store(queued, Ordering::Relaxed);
         for (session, code, reason) in verdicts {
             self.close(session, code, reason);
         }

@@ -1,6 +1,7 @@
 //! Integration tests: the hub against real PostgreSQL, Redis and SMTP servers.
 
 mod auth;
+mod bulk;
 mod dashboard;
 mod delivery;
 mod domains;
@@ -10,4 +11,5 @@ mod ops;
 mod plumbing;
 mod realtime;
 mod services;
+mod slow_clients;
 mod users;
