@@ -113,7 +113,8 @@ async fn updates_committed_while_redis_is_down_reach_live_and_resuming_clients_i
     assert_eq!(outbox_rows(&app).await, 0);
 }
 
-/// Waits until some process holds the relay's lock on `app`'s database.
+/// Waits until some process holds the relay's lock on this database (advisory locks are per
+/// database, and other tests' relays hold theirs).
 async fn relay_leader_elected(db: &deadpool_postgres::Pool) {
     let key = hub::events::relay::LEADER_LOCK;
     let (high, low) = ((key >> 32) as u32, key as u32);
@@ -122,7 +123,8 @@ async fn relay_leader_elected(db: &deadpool_postgres::Pool) {
         let held: i64 = client
             .query_one(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
-                 AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1",
+                 AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1 \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
                 &[&(high as i64), &(low as i64)],
             )
             .await
