@@ -64,19 +64,17 @@ pub async fn insert(
 /// As [`find`], locking the row until the transaction ends: the checks made on it hold for the
 /// change that follows, and changes to one account are announced in the order they commit.
 pub async fn find_for_update(client: &impl GenericClient, id: Uuid) -> AppResult<Option<User>> {
-    let row = client
-        .query_opt(
-            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 FOR UPDATE"),
-            &[&id],
-        )
-        .await?;
-    Ok(row.as_ref().map(User::from_row))
+    find_where(client, id, "FOR UPDATE").await
 }
 
 pub async fn find(client: &impl GenericClient, id: Uuid) -> AppResult<Option<User>> {
+    find_where(client, id, "").await
+}
+
+async fn find_where(client: &impl GenericClient, id: Uuid, lock: &str) -> AppResult<Option<User>> {
     let row = client
         .query_opt(
-            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 {lock}"),
             &[&id],
         )
         .await?;

@@ -71,6 +71,15 @@ async fn outbox_rows(app: &TestApp) -> i64 {
         .get(0)
 }
 
+/// Settings on `redis`, with clients that may stay silent through an outage.
+fn on(redis: &PrivateRedis) -> impl FnOnce(&mut hub::config::Settings) {
+    let url = redis.url();
+    move |settings| {
+        settings.redis.url = url;
+        settings.realtime.client_timeout = Duration::from_secs(120);
+    }
+}
+
 /// A live client that has seen one event, and that event's id.
 async fn watching(app: &TestApp, board: &Dashboard) -> (Live, String) {
     let mut live = open(app, &board.user).await;
@@ -82,11 +91,7 @@ async fn watching(app: &TestApp, board: &Dashboard) -> (Live, String) {
 #[actix_web::test]
 async fn updates_committed_while_redis_is_down_reach_live_and_resuming_clients_in_order() {
     let redis = PrivateRedis::start();
-    let app = spawn_app_with(|settings| {
-        settings.redis.url = redis.url();
-        settings.realtime.client_timeout = Duration::from_secs(120);
-    })
-    .await;
+    let app = spawn_app_with(on(&redis)).await;
     let board = dashboard(&app, &["one.com", "two.com", "three.com"]).await;
     let (mut live, last_seen) = watching(&app, &board).await;
 
@@ -141,11 +146,7 @@ async fn relay_leader_elected(db: &deadpool_postgres::Pool) {
 #[actix_web::test]
 async fn events_a_killed_web_process_committed_are_delivered_by_another() {
     let redis = PrivateRedis::start();
-    let settings = prepared_settings(|settings| {
-        settings.redis.url = redis.url();
-        settings.realtime.client_timeout = Duration::from_secs(120);
-    })
-    .await;
+    let settings = prepared_settings(on(&redis)).await;
     // The web process starts first, so that its relay is the active one.
     let web = WebProcess::start(&settings).await;
     let db = hub::db::connect(&settings.database.url, 1).unwrap();

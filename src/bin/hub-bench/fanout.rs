@@ -14,7 +14,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::hub::Hub;
-use crate::stats::{per_second, Report, Samples};
+use crate::stats::{per_second, CpuMeter, Report, Samples};
 
 #[derive(clap::Args, Debug)]
 pub struct Options {
@@ -185,6 +185,7 @@ pub async fn run(hub: &Hub, options: &Options) -> anyhow::Result<Report> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let memory_idle = options.server_pid.and_then(resident_bytes);
 
+    let cpu = CpuMeter::start(options.server_pid);
     let interval = Duration::from_secs_f64(1.0 / options.rate.max(0.001));
     let mut ticker = tokio::time::interval(interval);
     let mut sent = Vec::with_capacity(ids.len());
@@ -213,6 +214,7 @@ pub async fn run(hub: &Hub, options: &Options) -> anyhow::Result<Report> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let window = sending.elapsed();
+    let server_cpu_ms = cpu.used_ms();
     let _ = stop_tx.send(true);
     let mut latencies = Samples::default();
     let mut delivered = 0;
@@ -240,6 +242,12 @@ pub async fn run(hub: &Hub, options: &Options) -> anyhow::Result<Report> {
         .add("deliveries_missing", expected - delivered.min(expected))
         .add("deliveries_per_s", per_second(delivered, window))
         .add("latency_ms", latencies.summary());
+    if let Some(cpu_ms) = server_cpu_ms {
+        report.add("server_cpu_s", cpu_ms / 1000.0).add(
+            "server_cpu_us_per_delivery",
+            (cpu_ms * 1000.0 / delivered.max(1) as f64 * 100.0).round() / 100.0,
+        );
+    }
     if let (Some(before), Some(idle)) = (memory_before, memory_idle) {
         report
             .add("server_rss_before_mib", before / (1 << 20))

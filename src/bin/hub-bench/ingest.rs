@@ -1,5 +1,6 @@
 //! `ingest`: batches of results through `POST /api/v1/scans`; the time from the request to the
-//! `scan:completed` event on a live session, and results applied per second.
+//! `scan:completed` event on a live session, the frames that session received per batch, results
+//! applied per second, and the CPU the web and worker processes spent per batch.
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +10,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::hub::Hub;
-use crate::stats::{millis, per_second, Report, Samples};
+use crate::stats::{millis, per_second, CpuMeter, Report, Samples};
 
 #[derive(clap::Args, Debug)]
 pub struct Options {
@@ -19,6 +20,12 @@ pub struct Options {
     /// Results per batch (one per bench domain).
     #[arg(long, default_value_t = 10_000)]
     size: usize,
+    /// The pid of `hub serve`, to read its CPU time.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// The pid of `hub worker`, to read its CPU time.
+    #[arg(long)]
+    worker_pid: Option<u32>,
 }
 
 pub async fn run(hub: &Hub, options: &Options) -> anyhow::Result<Report> {
@@ -39,6 +46,9 @@ pub async fn run(hub: &Hub, options: &Options) -> anyhow::Result<Report> {
     let mut accepted = Samples::default();
     let mut completed = Samples::default();
     let mut total_time = Duration::ZERO;
+    let mut frames = 0;
+    let server_cpu = CpuMeter::start(options.server_pid);
+    let worker_cpu = CpuMeter::start(options.worker_pid);
     for batch in 0..options.batches {
         let status = if batch % 2 == 0 {
             "blocked"
@@ -66,6 +76,7 @@ pub async fn run(hub: &Hub, options: &Options) -> anyhow::Result<Report> {
         let wait = tokio::time::timeout(Duration::from_secs(120), async {
             while let Some(message) = ws.next().await {
                 if let Message::Text(text) = message? {
+                    frames += 1;
                     if text.contains("scan:completed") && text.contains(batch_id) {
                         return anyhow::Ok(());
                     }
@@ -91,6 +102,14 @@ pub async fn run(hub: &Hub, options: &Options) -> anyhow::Result<Report> {
         .add(
             "results_per_s",
             per_second(ids.len() * options.batches, total_time),
-        );
+        )
+        .add("frames_per_batch", frames / options.batches.max(1));
+    let per_batch = |ms: Option<f64>| ms.map(|ms| (ms / options.batches.max(1) as f64).round());
+    if let Some(ms) = per_batch(server_cpu.used_ms()) {
+        report.add("server_cpu_ms_per_batch", ms);
+    }
+    if let Some(ms) = per_batch(worker_cpu.used_ms()) {
+        report.add("worker_cpu_ms_per_batch", ms);
+    }
     Ok(report)
 }

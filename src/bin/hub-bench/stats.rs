@@ -92,3 +92,37 @@ impl Report {
         }
     }
 }
+
+/// CPU time (user + system) `pid` has used so far, from `/proc/<pid>/stat`.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as u64;
+    Some(Duration::from_micros(ticks * 1_000_000 / per_second.max(1)))
+}
+
+/// CPU used by a process over a stretch of work.
+pub struct CpuMeter {
+    pid: Option<u32>,
+    start: Option<Duration>,
+}
+
+impl CpuMeter {
+    pub fn start(pid: Option<u32>) -> Self {
+        CpuMeter {
+            pid,
+            start: pid.and_then(cpu_time),
+        }
+    }
+
+    /// CPU time used since the start, in ms.
+    pub fn used_ms(&self) -> Option<f64> {
+        let now = cpu_time(self.pid?)?;
+        Some(millis(now.saturating_sub(self.start?)))
+    }
+}
