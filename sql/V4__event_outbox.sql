@@ -11,6 +11,8 @@ CREATE TABLE event_outbox (
     data text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()
 );
+-- A relay taking over deletes the rows it finds already on the stream, by uid.
+CREATE INDEX event_outbox_uid_idx ON event_outbox (uid);
 
 -- Wakes the relay at commit (NOTIFY is delivered only when the transaction commits).
 CREATE FUNCTION event_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -73,6 +73,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Deserialize)]
 struct ConnectQuery {
     token: Option<String>,
+    /// The last event id the client saw: the session replays what came after it before any
+    /// live event, as `{"op": "resume"}` would, but with no live event slipping in first.
+    since: Option<String>,
 }
 
 #[get("/ws")]
@@ -111,7 +114,8 @@ async fn connect(
         state.realtime.log.clone(),
         settings,
         Link::new(socket, expires_after),
-    );
+    )
+    .resuming(query.since.clone());
     session
         .start(&req, payload)
         .map_err(|error| AppError::bad_request(format!("Not a WebSocket upgrade: {error}")))

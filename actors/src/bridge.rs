@@ -80,40 +80,41 @@ impl EventLog {
         }
     }
 
-    /// The newest entry kept, `None` for an empty or missing stream.
+    /// The newest entry of ours kept (a few foreign ones on top are looked past), `None` for an
+    /// empty or missing stream.
     pub async fn newest(&self) -> redis::RedisResult<Option<Entry>> {
         let reply: StreamRangeReply = self
             .redis
             .clone()
-            .xrevrange_count(&self.key, "+", "-", 1)
+            .xrevrange_count(&self.key, "+", "-", 16)
             .await?;
-        Ok(reply.ids.first().and_then(Entry::parse))
+        Ok(reply.ids.iter().find_map(Entry::parse))
     }
 
-    /// Up to `limit` events after `since`, and whether `since` itself is still kept. Trimming only
-    /// removes the oldest entries, so a kept `since` proves that none after it were trimmed; a
-    /// stream deleted, flushed or lost keeps no entry of an earlier epoch.
+    /// Up to `limit` events after `since`, and whether they follow it with nothing missing:
+    /// `since` is still kept, in its epoch, and every entry after it carries the next number.
+    /// Both ranges are read in one transaction, so no trim or reset falls between them.
     pub async fn replay(&self, since: Cursor, limit: usize) -> redis::RedisResult<Replay> {
         let id = since.id.to_string();
         let (at, after): (StreamRangeReply, StreamRangeReply) = redis::pipe()
+            .atomic()
             .xrange_count(&self.key, &id, &id, 1)
             .xrange_count(&self.key, format!("({id}"), "+", limit)
             .query_async(&mut self.redis.clone())
             .await?;
-        let since_kept = at
+        let mut last = at
             .ids
             .first()
             .and_then(Entry::parse)
-            .is_some_and(|entry| entry.cursor == since);
-        Ok(Replay {
-            since_kept,
-            frames: after
-                .ids
-                .iter()
-                .filter_map(Entry::parse)
-                .filter_map(|entry| entry.frame)
-                .collect(),
-        })
+            .filter(|entry| entry.cursor == since);
+        let mut since_kept = last.is_some();
+        let mut frames = Vec::with_capacity(after.ids.len());
+        for entry in after.ids.iter().filter_map(Entry::parse) {
+            since_kept &= last.as_ref().is_some_and(|last| last.followed_by(&entry));
+            frames.extend(entry.frame.clone());
+            last = Some(entry);
+        }
+        Ok(Replay { since_kept, frames })
     }
 
     /// Entries after `after` (from the start when `None`), waiting up to [`BLOCK`] for the first;

@@ -249,14 +249,14 @@ impl Broadcaster {
         let Some(sessions) = self.topics.get(&frame.topic) else {
             return;
         };
-        let hold_limit = self.limits.max_pending * HARD_LIMIT_FACTOR;
+        let limit = self.limits.max_pending * HARD_LIMIT_FACTOR;
         let mut delivered = 0;
         let mut overflowed = Vec::new();
         for session in sessions {
             let Some(member) = self.members.get(session) else {
                 continue;
             };
-            match member.link.offer(frame, hold_limit) {
+            match member.link.offer(frame, limit) {
                 Offered::Queued => delivered += 1,
                 Offered::NotQueued => {}
                 Offered::Overflowed => overflowed.push(*session),

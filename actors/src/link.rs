@@ -3,11 +3,12 @@
 //!
 //! The broadcaster queues event frames here directly (no actor message per frame), and the
 //! connection takes them as fast as the client accepts them: actix-web writes a response body
-//! only as fast as the client reads. So what is queued is exactly what the client has not
-//! accepted, and the rule for a client too slow is judged on it: a session holding `max_pending`
-//! frames that the connection has not taken one of for [`STALL`], or holding
-//! [`HARD_LIMIT_FACTOR`] times that at all, is closed with 1013. A session that falls behind
-//! because the server is busy keeps being drained, and is not closed.
+//! only as fast as the client reads (above the queue sit only actix's write buffer and the
+//! kernel's socket buffers, both bounded). So the queue is what the client has not accepted,
+//! and the rule for a client too slow is judged on it: a session holding `max_pending` frames
+//! that the connection has not taken one of for [`STALL`] is closed with 1013, and a frame that
+//! would make it hold [`HARD_LIMIT_FACTOR`] times that closes it at once. A session that falls
+//! behind because the server is busy keeps being drained, and is not closed.
 //!
 //! Every close the hub makes goes through [`Link::terminate`]: the body writes the close frame
 //! and ends; if the connection is still there [`CLOSE_GRACE`] later (its client reads nothing),
@@ -61,6 +62,8 @@ struct Queue {
     first_live: Option<Cursor>,
     /// Live events held back while a replay is read, so that the client sees them in order.
     held: Option<Vec<Arc<Frame>>>,
+    /// A resync came while a replay was read: the replay may straddle lost events.
+    replay_void: bool,
     closing: Option<Closing>,
     ended: bool,
 }
@@ -157,18 +160,20 @@ impl Link {
         self.waker.wake();
     }
 
-    /// An event for the session, live from the broadcaster.
-    pub fn offer(&self, frame: &Arc<Frame>, hold_limit: usize) -> Offered {
+    /// An event for the session, live from the broadcaster; a session that would hold more than
+    /// `limit` frames (queued, or held during a replay) is closed instead.
+    pub fn offer(&self, frame: &Arc<Frame>, limit: usize) -> Offered {
         let mut queue = self.lock();
-        if queue.closing.is_some() {
+        if queue.closing.is_some() || queue.ended {
             return Offered::NotQueued;
         }
+        let holding = queue.held.as_ref().map_or(queue.frames.len(), Vec::len);
+        if holding >= limit {
+            drop(queue);
+            self.terminate(TRY_AGAIN_LATER, "too slow: reconnect and resume");
+            return Offered::Overflowed;
+        }
         if let Some(held) = &mut queue.held {
-            if held.len() >= hold_limit {
-                drop(queue);
-                self.terminate(TRY_AGAIN_LATER, "too slow: reconnect and resume");
-                return Offered::Overflowed;
-            }
             held.push(frame.clone());
             return Offered::NotQueued;
         }
@@ -183,6 +188,9 @@ impl Link {
     /// One of the hub's own frames (`subscribed`, `error`…), in order with the events.
     pub fn send_control(&self, name: &str, data: serde_json::Value) {
         let mut queue = self.lock();
+        if queue.ended {
+            return;
+        }
         self.push(&mut queue, control_frame(name, data));
         drop(queue);
         self.waker.wake();
@@ -199,23 +207,36 @@ impl Link {
         true
     }
 
-    /// Sends what `replay` read after `since` (on `topics`, not already sent live), `resumed`,
-    /// then the events held meanwhile. `None`: the history could not be read.
+    /// Sends what was read after `since` (on `topics`, not already sent live), `resumed`, then
+    /// the events held meanwhile. `None`: nothing could be read (or `since` was no id of ours).
     pub fn finish_replay(
         &self,
-        since: Cursor,
-        replay: Option<Replay>,
+        read: Option<(Cursor, Replay)>,
         topics: &BTreeSet<String>,
         history: usize,
     ) {
         let mut queue = self.lock();
         let mut replayed = 0;
-        let complete = replay
-            .as_ref()
-            .is_some_and(|replay| replay.since_kept && replay.frames.len() <= history);
-        if let (true, Some(replay)) = (complete, &replay) {
+        let void = std::mem::take(&mut queue.replay_void);
+        let missed = |queue: &Queue, frame: &Frame| {
+            !queue.sent_live(frame.cursor) && topics.contains(&frame.topic)
+        };
+        // A missed event older than one already sent live could only go out of order.
+        let late = |queue: &Queue, frame: &Frame| {
+            queue
+                .first_live
+                .is_some_and(|first| first.epoch == frame.cursor.epoch && frame.id() < first.id)
+                && missed(queue, frame)
+        };
+        let complete = !void
+            && read.as_ref().is_some_and(|(_, replay)| {
+                replay.since_kept
+                    && replay.frames.len() <= history
+                    && !replay.frames.iter().any(|frame| late(&queue, frame))
+            });
+        if let (true, Some((since, replay))) = (complete, read) {
             for frame in &replay.frames {
-                if !queue.sent_live(frame.cursor) && topics.contains(&frame.topic) {
+                if missed(&queue, frame) {
                     self.push(&mut queue, frame.wire.clone());
                     replayed += 1;
                 }
@@ -241,6 +262,11 @@ impl Link {
         }
         queue.delivered = None;
         queue.first_live = None;
+        if queue.held.is_some() {
+            // What was held and what the replay reads may straddle the gap: drop both.
+            queue.held = Some(Vec::new());
+            queue.replay_void = true;
+        }
         let data = json!({ "epoch": epoch.map(|epoch| epoch.to_string()) });
         self.push(&mut queue, control_frame("resync", data));
         drop(queue);
@@ -437,6 +463,45 @@ mod tests {
             Offered::Queued,
             "after a resync"
         );
+    }
+
+    fn drain(link: &Link) -> Vec<String> {
+        std::iter::from_fn(|| link.take())
+            .map(|(bytes, _)| String::from_utf8_lossy(&bytes[2..]).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_replay_goes_out_in_order_or_says_it_is_incomplete() {
+        let topics: BTreeSet<String> = ["domains".to_owned()].into();
+        let link = Link::new(None, None);
+        link.open(&topics, Some(frame(1).cursor));
+        assert!(link.begin_replay());
+        link.offer(&frame(4), 100);
+        let replay = Replay {
+            since_kept: true,
+            frames: vec![frame(2), frame(3)],
+        };
+        link.finish_replay(Some((frame(1).cursor, replay)), &topics, 100);
+        let sent = drain(&link);
+        assert_eq!(sent.len(), 5, "{sent:?}");
+        assert!(sent[1].contains(":2-0") && sent[2].contains(":3-0") && sent[4].contains(":4-0"));
+        assert!(sent[3].contains(r#""complete":true"#), "{}", sent[3]);
+
+        // Joined after 3; 4 went out live before the client asked to resume from 1: 2 and 3
+        // would come after 4.
+        let link = Link::new(None, None);
+        link.open(&topics, Some(frame(3).cursor));
+        link.offer(&frame(4), 100);
+        assert!(link.begin_replay());
+        let replay = Replay {
+            since_kept: true,
+            frames: vec![frame(2), frame(3), frame(4)],
+        };
+        link.finish_replay(Some((frame(1).cursor, replay)), &topics, 100);
+        let sent = drain(&link);
+        assert_eq!(sent.len(), 3, "{sent:?}");
+        assert!(sent[2].contains(r#""complete":false"#), "{}", sent[2]);
     }
 
     #[test]

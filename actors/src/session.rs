@@ -45,6 +45,8 @@ pub struct Session {
     settings: SessionSettings,
     link: Arc<Link>,
     topics: BTreeSet<String>,
+    /// A resume asked for when connecting, done before any live event is sent.
+    resume_on_join: Option<String>,
 }
 
 impl Session {
@@ -63,7 +65,14 @@ impl Session {
             log,
             settings,
             link: Arc::new(link),
+            resume_on_join: None,
         }
+    }
+
+    /// Replays what came after `since` (if given) before any live event reaches the client.
+    pub fn resuming(mut self, since: Option<String>) -> Self {
+        self.resume_on_join = since;
+        self
     }
 
     /// Completes the upgrade of `req`: the 101 answer whose body is this session.
@@ -150,14 +159,21 @@ impl Session {
     }
 
     fn resume(&mut self, since: &str, ctx: &mut ws::WebsocketContext<Self>) {
-        let Ok(since) = since.parse::<Cursor>() else {
-            return self.refuse("`since` must be an event id, as the hub sent it", None);
-        };
         if !self.link.begin_replay() {
             return self.refuse("A resume is already under way", None);
         }
-        let log = self.log.clone();
+        self.replay(since, ctx);
+    }
+
+    /// Reads what came after `since` and hands it to the link, which holds live events until
+    /// then ([`Link::begin_replay`]).
+    fn replay(&mut self, since: &str, ctx: &mut ws::WebsocketContext<Self>) {
         let history = self.settings.history;
+        let Ok(since) = since.parse::<Cursor>() else {
+            // Not an id this hub issued (an older form, or none): nothing can be proven.
+            return self.link.finish_replay(None, &self.topics, history);
+        };
+        let log = self.log.clone();
         async move { log.replay(since, history + 1).await }
             .into_actor(self)
             .map(move |read, session, _| {
@@ -165,10 +181,9 @@ impl Session {
                     .inspect_err(
                         |error| tracing::warn!(%error, "reading the event history for a resume"),
                     )
-                    .ok();
-                session
-                    .link
-                    .finish_replay(since, replay, &session.topics, history);
+                    .ok()
+                    .map(|replay| (since, replay));
+                session.link.finish_replay(replay, &session.topics, history);
             })
             .spawn(ctx);
     }
@@ -185,14 +200,19 @@ impl Actor for Session {
             link: self.link.clone(),
             topics: self.topics.clone(),
         };
+        // Live events are held from the first, so that the replay goes out before them.
+        let resume = self.resume_on_join.take();
+        if resume.is_some() {
+            self.link.begin_replay();
+        }
         // `wait`: no client request is handled before the broadcaster has sent `hello`.
         self.broadcaster
             .send(join)
             .into_actor(self)
-            .map(|joined, _, ctx| {
-                if joined.is_err() {
-                    Self::close(ctx, CloseCode::Restart, "the hub is restarting");
-                }
+            .map(move |joined, session, ctx| match (joined, resume) {
+                (Err(_), _) => Self::close(ctx, CloseCode::Restart, "the hub is restarting"),
+                (Ok(_), Some(since)) => session.replay(&since, ctx),
+                (Ok(_), None) => {}
             })
             .wait(ctx);
     }

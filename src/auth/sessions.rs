@@ -51,6 +51,9 @@ pub async fn replace_password(
 ) -> AppResult<(User, Uuid)> {
     let user = users::set_password(client, user, hash).await?;
     store::end_all_sessions(client, user.id).await?;
+    // Read again: ending the sessions touched the row too, and its event carries the row as
+    // committed.
+    let user = users::find(client, user.id).await?.unwrap_or(user);
     let letter = mails::password_changed(&user.name);
     let mail_id = outbox::queue_mail(client, &letter.to(&user.email)).await?;
     Ok((user, mail_id))

@@ -13,14 +13,11 @@ use hub_jobs::{IngestScan, Queues};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{status_change, DOMAINS};
+use super::{status_change, CHANGES_PER_EVENT, DOMAINS};
 use crate::worker::WorkerState;
 
 /// A batch that failed this many times is kept as `failed`, with its last error.
 const MAX_ATTEMPTS: i32 = 5;
-/// A `domains:nawala-changed` event carries at most this many changes (API.md): a batch that
-/// changes 10,000 domains is 20 events for every session, not 10,000.
-pub const CHANGES_PER_EVENT: usize = 500;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Ingested {

@@ -8,13 +8,14 @@ use uuid::Uuid;
 use super::model::Domain;
 use super::names::DomainName;
 use super::store::{self, Changes, Filter};
-use super::{announce, announce_all, brands, DOMAINS};
+use super::{announce, brands, CHANGES_PER_EVENT, DOMAINS};
 use crate::auth::{Admin, SignedIn};
 use crate::error::{AppError, AppResult};
 use crate::http::envelope;
 use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::http::validation::Validation;
 use crate::state::AppState;
+use hub_actors::Event;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // `import` before `{id}`, which would otherwise take it.
@@ -242,7 +243,10 @@ async fn delete_domain(
 ) -> AppResult<HttpResponse> {
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
-    let domain = found(&tx, *id).await?;
+    // Locked first: the event carries the domain as it was when it was deleted.
+    let domain = store::find_for_update(&tx, *id)
+        .await?
+        .ok_or_else(|| AppError::not_found("No such domain"))?;
     if !store::delete(&tx, domain.id).await? {
         return Err(AppError::not_found("No such domain"));
     }
@@ -293,7 +297,14 @@ async fn import_domains(
     existing_brand(&tx, brand_id).await?;
     let created = store::import(&tx, brand_id, &names).await?;
     let domains = store::find_many(&tx, &created).await?;
-    announce_all(&tx, DOMAINS, "domain:created", &domains).await?;
+    let events: Vec<Event> = domains
+        .chunks(CHANGES_PER_EVENT)
+        .map(|chunk| {
+            let data = json!({ "brandId": brand_id, "domains": chunk });
+            Event::new(DOMAINS, "domains:imported", data)
+        })
+        .collect();
+    crate::events::record_all(&tx, &events).await?;
     tx.commit().await?;
     let already_present = names.len() - created.len() + repeated;
     Ok(envelope::ok(

@@ -32,6 +32,13 @@ pub async fn find(client: &impl GenericClient, id: Uuid) -> AppResult<Option<Dom
     Ok(row.as_ref().map(Domain::from_row))
 }
 
+/// As [`find`], locking the domain's row until the transaction ends.
+pub async fn find_for_update(client: &impl GenericClient, id: Uuid) -> AppResult<Option<Domain>> {
+    let sql = format!("{DOMAIN_SELECT} WHERE d.id = $1 FOR UPDATE OF d");
+    let row = client.query_opt(&sql, &[&id]).await?;
+    Ok(row.as_ref().map(Domain::from_row))
+}
+
 pub async fn find_many(client: &impl GenericClient, ids: &[Uuid]) -> AppResult<Vec<Domain>> {
     let sql = format!("{DOMAIN_SELECT} WHERE d.id = ANY($1) ORDER BY d.domain");
     let rows = client.query(&sql, &[&ids]).await?;

@@ -28,12 +28,17 @@ use crate::config::Settings;
 
 /// The advisory lock the active relay holds ("hub_rela").
 pub const LEADER_LOCK: i64 = 0x6875_625f_7265_6c61;
-/// Rows relayed per round trip.
+/// Rows relayed per round trip, at most.
 const BATCH: i64 = 500;
+/// Bytes of event data relayed per round trip, at most (one event always goes).
+const BATCH_BYTES: usize = 4 << 20;
+/// A relay that cannot reach Redis for this long lets another process try.
+const REDIS_PATIENCE: Duration = Duration::from_secs(15);
 
 /// Appends events to the stream, creating a new epoch with a new stream, if the caller's fence
-/// term is still the newest.
-const APPEND: &str = r"
+/// term is still the newest. KEYS: the stream, its meta hash. ARGV: the fence term, the history
+/// to keep, an epoch for a new stream, then uid, topic, name, data of each event.
+pub const APPEND: &str = r"
 if redis.call('HGET', KEYS[2], 'fence') ~= ARGV[1] then
   return redis.error_reply('FENCED another relay took over')
 end
@@ -57,6 +62,9 @@ pub struct Relay {
     stream: String,
     meta: String,
     history: usize,
+    /// Rows per round trip: well under the history, so that a take-over finds the whole last
+    /// batch on the stream's tail.
+    batch: i64,
     interval: Duration,
     append: redis::Script,
 }
@@ -89,6 +97,7 @@ impl Relay {
             stream: format!("{namespace}{STREAM_KEY}"),
             meta: format!("{namespace}{META_KEY}"),
             history: settings.realtime.history.max(1),
+            batch: (settings.realtime.history as i64 / 4).clamp(1, BATCH),
             interval: settings.realtime.relay_interval,
             append: redis::Script::new(APPEND),
         }
@@ -106,11 +115,27 @@ impl Relay {
     }
 
     async fn lead(&self) -> anyhow::Result<()> {
-        let (client, connection) = tokio_postgres::connect(&self.database_url, NoTls)
+        let mut config: tokio_postgres::Config =
+            self.database_url.parse().context("database.url")?;
+        // A dead peer is noticed in seconds on both sides: here, and by PostgreSQL, which then
+        // releases the lock of a relay whose host vanished.
+        config
+            .keepalives_idle(Duration::from_secs(5))
+            .keepalives_interval(Duration::from_secs(2))
+            .keepalives_retries(3)
+            .tcp_user_timeout(Duration::from_secs(10));
+        let (client, connection) = config
+            .connect(NoTls)
             .await
             .context("connecting to PostgreSQL")?;
         let wake = Arc::new(Notify::new());
         let _driver = AbortOnDrop(tokio::spawn(drive(connection, wake.clone())));
+        client
+            .batch_execute(
+                "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; \
+                 SET tcp_keepalives_count = 3; SET tcp_user_timeout = 10000",
+            )
+            .await?;
         while !client
             .query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK])
             .await?
@@ -122,18 +147,20 @@ impl Relay {
         tracing::info!("event relay active");
         let mut retry = Retry::default();
         let mut term = None;
+        let mut failing_since = None;
         loop {
             let outcome = match term {
                 None => self.take_over(&client).await.map(|fence| {
                     term = Some(fence);
-                    BATCH
+                    self.batch
                 }),
                 Some(fence) => self.relay_batch(&client, fence).await,
             };
             match outcome {
                 Ok(relayed) => {
                     retry = Retry::default();
-                    if relayed < BATCH {
+                    failing_since = None;
+                    if relayed < self.batch {
                         tokio::select! {
                             _ = wake.notified() => {}
                             _ = tokio::time::sleep(self.interval) => {}
@@ -143,6 +170,10 @@ impl Relay {
                 Err(Failure::Redis(error)) => {
                     // Whether the last append landed is unknown: take over again, which looks.
                     term = None;
+                    let since = *failing_since.get_or_insert_with(tokio::time::Instant::now);
+                    if since.elapsed() > REDIS_PATIENCE {
+                        anyhow::bail!("Redis unreachable for {REDIS_PATIENCE:?}: {error}");
+                    }
                     retry.wait("relaying events to Redis", &error).await;
                     client.simple_query("SELECT 1").await?;
                 }
@@ -156,7 +187,7 @@ impl Relay {
         let mut redis = self.redis.clone();
         let term: i64 = redis.hincr(&self.meta, "fence", 1).await?;
         let tail: StreamRangeReply = redis
-            .xrevrange_count(&self.stream, "+", "-", 2 * BATCH as usize)
+            .xrevrange_count(&self.stream, "+", "-", 2 * self.batch as usize)
             .await?;
         let relayed: Vec<Uuid> = tail
             .ids
@@ -175,17 +206,28 @@ impl Relay {
         Ok(term)
     }
 
-    /// Relays the oldest rows; answers how many.
+    /// Relays the oldest rows; answers how many it read, or a full batch when it left some of
+    /// them for the next round.
     async fn relay_batch(&self, client: &Client, term: i64) -> Result<i64, Failure> {
-        let rows = client
+        let mut rows = client
             .query(
                 "SELECT seq, uid, topic, name, data FROM event_outbox ORDER BY seq LIMIT $1",
-                &[&BATCH],
+                &[&self.batch],
             )
             .await?;
         if rows.is_empty() {
             return Ok(0);
         }
+        let read = rows.len() as i64;
+        let mut bytes = 0;
+        let fits = rows
+            .iter()
+            .take_while(|row| {
+                bytes += row.get::<_, &str>("data").len();
+                bytes <= BATCH_BYTES
+            })
+            .count();
+        rows.truncate(fits.max(1));
         let epoch = format!("{:08x}", rand::random::<u32>());
         let mut append = self.append.prepare_invoke();
         append
@@ -206,7 +248,12 @@ impl Relay {
         client
             .execute("DELETE FROM event_outbox WHERE seq = ANY($1)", &[&relayed])
             .await?;
-        Ok(relayed.len() as i64)
+        // Rows left behind by the byte cap go out in the next round, at once.
+        Ok(if (relayed.len() as i64) < read {
+            self.batch
+        } else {
+            read
+        })
     }
 }
 

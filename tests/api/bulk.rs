@@ -1,5 +1,5 @@
-//! A scan batch that changes 10,000 domains, announced to 2,000 open sessions: in chunks, not one
-//! event per domain, and without closing a healthy session.
+//! An import of 10,000 domains and a scan batch that changes them all, announced to 2,000 open
+//! sessions: in chunks, not one event per domain, and without closing a healthy session.
 
 use std::time::Duration;
 
@@ -18,6 +18,7 @@ const SESSIONS: usize = 2_000;
 /// What one session saw of the batch.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Seen {
+    imported: usize,
     chunks: usize,
     changes: usize,
     completed: bool,
@@ -31,6 +32,9 @@ async fn watch(live: Live) -> Seen {
     let mut seen = Seen::default();
     while let Ok(Some(message)) = tokio::time::timeout(Duration::from_secs(120), ws.next()).await {
         match message {
+            Ok(Message::Text(text)) if text.starts_with(r#"{"event":"domains:imported""#) => {
+                seen.imported += 1;
+            }
             Ok(Message::Text(text)) if text.starts_with(r#"{"event":"domains:nawala-changed""#) => {
                 seen.chunks += 1;
                 seen.changes += text.matches(r#""domainId""#).count();
@@ -55,6 +59,13 @@ async fn a_10000_domain_batch_reaches_2000_sessions_as_20_chunks_and_a_completio
     })
     .await;
     let board = dashboard(&app, &[]).await;
+    app.start_worker();
+    let mut watchers = Vec::with_capacity(SESSIONS);
+    for _ in 0..SESSIONS {
+        let live = open(&app, &board.user).await;
+        watchers.push(tokio::spawn(watch(live)));
+    }
+
     let names: Vec<String> = (0..DOMAINS)
         .map(|n| format!("d{n:05}.example.com"))
         .collect();
@@ -71,13 +82,6 @@ async fn a_10000_domain_batch_reaches_2000_sessions_as_20_chunks_and_a_completio
         (status, &imported["data"]["created"]),
         (200, &json!(DOMAINS))
     );
-    app.start_worker();
-
-    let mut watchers = Vec::with_capacity(SESSIONS);
-    for _ in 0..SESSIONS {
-        let live = open(&app, &board.user).await;
-        watchers.push(tokio::spawn(watch(live)));
-    }
     let results: Vec<_> = names
         .iter()
         .map(|name| json!({"domain": name, "status": "blocked"}))
@@ -87,6 +91,7 @@ async fn a_10000_domain_batch_reaches_2000_sessions_as_20_chunks_and_a_completio
     let batch_id = answer["data"]["batchId"].as_str().unwrap().to_owned();
 
     let expected = Seen {
+        imported: DOMAINS / 500,
         chunks: DOMAINS / 500,
         changes: DOMAINS,
         completed: true,

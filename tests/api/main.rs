@@ -10,6 +10,7 @@ mod live;
 mod ops;
 mod plumbing;
 mod realtime;
+mod relay;
 mod services;
 mod slow_clients;
 mod users;

@@ -187,8 +187,9 @@ async fn a_resumed_session_receives_exactly_what_it_missed() {
         let (_, body) = report(&app, &board.key, id, status).await;
         missed.push(body["data"]["nawala"]["status"].clone());
     }
-    let mut live = open(&app, &board.user).await;
-    live.send(json!({"op": "resume", "since": last_seen})).await;
+    // Resuming as it connects: no live event can come before the replay.
+    let url = format!("{}&since={last_seen}", ws_url(&app, &board.user));
+    let mut live = try_open(&url).await.expect("the upgrade");
     let replayed = live.collect("domain:nawala-updated", 3).await;
     let statuses: Vec<_> = replayed
         .iter()
