@@ -55,12 +55,13 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// The text exposition, followed by the broadcaster's counters and the job counters read
-    /// from Redis.
+    /// The text exposition, followed by the broadcaster's counters, the job counters read from
+    /// Redis, and the event outbox's backlog (count, age of the oldest in seconds).
     pub fn render(
         &self,
         realtime: &hub_actors::Stats,
         job_counts: &[(String, String, u64)],
+        outbox: Option<(i64, f64)>,
     ) -> String {
         let mut buffer = Vec::new();
         if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
@@ -79,6 +80,15 @@ impl Metrics {
         for (queue, outcome, count) in job_counts {
             text.push_str(&format!(
                 "hub_jobs_total{{queue=\"{queue}\",outcome=\"{outcome}\"}} {count}\n"
+            ));
+        }
+        if let Some((pending, oldest)) = outbox {
+            text.push_str(&format!(
+                "# HELP hub_event_outbox_pending Events committed and not yet relayed to Redis\n\
+                 # TYPE hub_event_outbox_pending gauge\nhub_event_outbox_pending {pending}\n\
+                 # HELP hub_event_outbox_oldest_seconds Age of the oldest event not yet relayed\n\
+                 # TYPE hub_event_outbox_oldest_seconds gauge\n\
+                 hub_event_outbox_oldest_seconds {oldest:.3}\n"
             ));
         }
         text

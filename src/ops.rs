@@ -81,7 +81,29 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         Ok(Ok(counts)) => counts,
         _ => Vec::new(),
     };
+    let outbox = tokio::time::timeout(CHECK_TIMEOUT, outbox_backlog(&state))
+        .await
+        .ok()
+        .flatten();
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render(&state.realtime.stats, &job_counts))
+        .body(
+            state
+                .metrics
+                .render(&state.realtime.stats, &job_counts, outbox),
+        )
+}
+
+/// Events committed and not yet relayed, and the age in seconds of the oldest.
+async fn outbox_backlog(state: &AppState) -> Option<(i64, f64)> {
+    let client = state.db.get().await.ok()?;
+    let row = client
+        .query_one(
+            "SELECT count(*), COALESCE(extract(epoch FROM now() - min(created_at)), 0)::float8 \
+             FROM event_outbox",
+            &[],
+        )
+        .await
+        .ok()?;
+    Some((row.get(0), row.get(1)))
 }
