@@ -31,11 +31,7 @@ impl Realtime {
         redis: redis::aio::ConnectionManager,
     ) -> anyhow::Result<Self> {
         let stats = Arc::new(Stats::default());
-        let limits = Limits {
-            max_pending: settings.realtime.max_pending,
-            client_timeout: settings.realtime.client_timeout,
-        };
-        let broadcaster = Broadcaster::new(limits, stats.clone()).start();
+        let broadcaster = Broadcaster::new(stats.clone()).start();
         let key = format!("{}{}", settings.redis.namespace, hub_actors::STREAM_KEY);
         let mut bridge_settings = settings.redis.clone();
         bridge_settings.response_timeout = bridge_settings
@@ -108,12 +104,16 @@ async fn connect(
         std::time::Duration::from_secs(left as u64)
     });
     let socket = req.conn_data::<SocketOwner>().map(SocketOwner::socket);
+    let limits = Limits {
+        max_pending: realtime.max_pending,
+        client_timeout: realtime.client_timeout,
+    };
     let session = Session::new(
         grants,
         state.realtime.broadcaster.clone(),
         state.realtime.log.clone(),
         settings,
-        Link::new(socket, expires_after),
+        Link::new(socket, limits, expires_after),
     )
     .resuming(query.since.clone());
     session

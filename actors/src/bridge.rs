@@ -211,10 +211,7 @@ pub async fn run(log: EventLog, broadcaster: Addr<Broadcaster>) {
                 if position.outdated_by(&newest) {
                     let epoch = newest.as_ref().map(|entry| entry.cursor.epoch);
                     tracing::warn!("the event stream was reset; sessions resync");
-                    position = Position {
-                        last: None,
-                        read_after: None,
-                    };
+                    position = Position::at(None);
                     if broadcaster.send(Resync(epoch)).await.is_err() {
                         return;
                     }

@@ -11,9 +11,7 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use crate::event::{Cursor, Epoch, Frame, SESSIONS_REVOKED};
-use crate::link::{
-    Link, Offered, GOING_AWAY, HARD_LIMIT_FACTOR, POLICY_VIOLATION, TRY_AGAIN_LATER,
-};
+use crate::link::{Link, Offered, Verdict, POLICY_VIOLATION, TOO_SLOW, TRY_AGAIN_LATER};
 
 pub type SessionId = u64;
 
@@ -89,19 +87,10 @@ impl Stats {
     }
 }
 
-/// What a broadcaster needs to judge its sessions.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Frames a session may hold before it is judged (see [`crate::link`]).
-    pub max_pending: usize,
-    /// A client silent this long is closed.
-    pub client_timeout: Duration,
-}
-
 /// A session opens on `topics`: the broadcaster sends its `hello` (with the last event dispatched
 /// before it joined) and from then on queues every event on those topics on its link.
 #[derive(Message)]
-#[rtype(result = "bool")]
+#[rtype(result = "()")]
 pub struct Join {
     pub session: SessionId,
     pub user_id: String,
@@ -161,21 +150,16 @@ pub struct Broadcaster {
     last_dispatched: Option<Cursor>,
     /// Closed sessions whose connections are watched until they are gone.
     closing: Vec<Arc<Link>>,
-    limits: Limits,
     stats: Arc<Stats>,
 }
 
 impl Broadcaster {
-    pub fn new(limits: Limits, stats: Arc<Stats>) -> Self {
+    pub fn new(stats: Arc<Stats>) -> Self {
         Broadcaster {
             members: HashMap::new(),
             topics: HashMap::new(),
             last_dispatched: None,
             closing: Vec::new(),
-            limits: Limits {
-                max_pending: limits.max_pending.max(1),
-                ..limits
-            },
             stats,
         }
     }
@@ -218,10 +202,14 @@ impl Broadcaster {
         member
     }
 
-    /// Closes `session` with `code` and watches its connection until it is gone.
-    fn close(&mut self, session: SessionId, code: u16, reason: &'static str) {
+    /// Closes `session` and watches its connection until it is gone.
+    fn close(&mut self, session: SessionId, verdict: Verdict) {
         if let Some(member) = self.remove(session) {
-            member.link.terminate(code, reason);
+            if verdict.0 == TRY_AGAIN_LATER {
+                tracing::info!(session, "closing a session that reads too slowly (1013)");
+                Stats::bump(&self.stats.slow_sessions_closed, 1);
+            }
+            member.link.terminate(verdict);
             self.closing.push(member.link);
         }
     }
@@ -239,7 +227,7 @@ impl Broadcaster {
             .map(|(session, _)| *session)
             .collect();
         for session in revoked {
-            self.close(session, POLICY_VIOLATION, "signed out: sign in again");
+            self.close(session, (POLICY_VIOLATION, "signed out: sign in again"));
         }
     }
 
@@ -249,14 +237,13 @@ impl Broadcaster {
         let Some(sessions) = self.topics.get(&frame.topic) else {
             return;
         };
-        let limit = self.limits.max_pending * HARD_LIMIT_FACTOR;
         let mut delivered = 0;
         let mut overflowed = Vec::new();
         for session in sessions {
             let Some(member) = self.members.get(session) else {
                 continue;
             };
-            match member.link.offer(frame, limit) {
+            match member.link.offer(frame) {
                 Offered::Queued => delivered += 1,
                 Offered::NotQueued => {}
                 Offered::Overflowed => overflowed.push(*session),
@@ -264,40 +251,23 @@ impl Broadcaster {
         }
         Stats::bump(&self.stats.frames_delivered, delivered);
         for session in overflowed {
-            Stats::bump(&self.stats.slow_sessions_closed, 1);
-            self.close(session, TRY_AGAIN_LATER, "too slow: reconnect and resume");
+            // The link has closed itself already; this stops feeding it and watches it go.
+            self.close(session, TOO_SLOW);
         }
     }
 
     /// Closes the sessions whose client is too slow, silent, or whose credentials expired, and
     /// ends the connections that did not manage to close.
     fn check(&mut self) {
-        let Limits {
-            max_pending,
-            client_timeout,
-        } = self.limits;
         let mut verdicts = Vec::new();
         let mut queued = 0;
         for (session, member) in &self.members {
-            let link = &member.link;
-            queued += link.pending() as u64;
-            if link.too_slow(max_pending) {
-                tracing::info!(
-                    session,
-                    pending = link.pending(),
-                    "closing a session that reads too slowly (1013)"
-                );
-                Stats::bump(&self.stats.slow_sessions_closed, 1);
-                verdicts.push((*session, TRY_AGAIN_LATER, "too slow: reconnect and resume"));
-            } else if link.silent_for(client_timeout) {
-                verdicts.push((*session, GOING_AWAY, "no answer to pings"));
-            } else if link.expired() {
-                verdicts.push((*session, POLICY_VIOLATION, "token expired: sign in again"));
-            }
+            queued += member.link.pending() as u64;
+            verdicts.extend(member.link.verdict().map(|verdict| (*session, verdict)));
         }
         self.stats.frames_queued.store(queued, Ordering::Relaxed);
-        for (session, code, reason) in verdicts {
-            self.close(session, code, reason);
+        for (session, verdict) in verdicts {
+            self.close(session, verdict);
         }
         self.closing.retain(|link| link.end_if_stuck());
     }
@@ -314,9 +284,9 @@ impl Actor for Broadcaster {
 }
 
 impl Handler<Join> for Broadcaster {
-    type Result = bool;
+    type Result = ();
 
-    fn handle(&mut self, join: Join, _: &mut Self::Context) -> bool {
+    fn handle(&mut self, join: Join, _: &mut Self::Context) {
         join.link.open(&join.topics, self.last_dispatched);
         self.members.insert(
             join.session,
@@ -330,7 +300,6 @@ impl Handler<Join> for Broadcaster {
         self.stats
             .sessions_open
             .store(self.members.len() as u64, Ordering::Relaxed);
-        true
     }
 }
 

@@ -13,8 +13,8 @@ pub mod socket;
 pub mod topics;
 
 pub use bridge::EventLog;
-pub use broadcaster::{Broadcaster, Limits, Stats};
+pub use broadcaster::{Broadcaster, Stats};
 pub use event::{Cursor, Epoch, Event, EventId, Frame, META_KEY, STREAM_KEY};
-pub use link::Link;
+pub use link::{Limits, Link};
 pub use session::{Session, SessionSettings};
 pub use topics::Grants;

@@ -95,12 +95,35 @@ pub enum Offered {
     Queued,
     /// Already sent, held for after a replay, or the session is closing.
     NotQueued,
-    /// Too much was held during a replay: the session was closed.
+    /// The session would have held more than its bound: it is closing (1013).
     Overflowed,
 }
 
+/// How a session's client is judged.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Frames a session may hold before it is judged (see the module's documentation).
+    pub max_pending: usize,
+    /// A client silent this long is closed.
+    pub client_timeout: Duration,
+}
+
+impl Limits {
+    /// The most frames a session may hold at all.
+    fn hard_limit(&self) -> usize {
+        self.max_pending.max(1).saturating_mul(HARD_LIMIT_FACTOR)
+    }
+}
+
+/// Why the hub closes a session: a WebSocket close code and its reason.
+pub type Verdict = (u16, &'static str);
+
+/// A client that accepts frames too slowly.
+pub const TOO_SLOW: Verdict = (TRY_AGAIN_LATER, "too slow: reconnect and resume");
+
 pub struct Link {
     queue: Mutex<Queue>,
+    limits: Limits,
     /// Frames queued, readable without the lock.
     queued: AtomicUsize,
     last_taken: AtomicU64,
@@ -113,10 +136,11 @@ pub struct Link {
 impl Link {
     /// `socket`: the connection's, to end it when it is stuck; `expires_after`: when the session's
     /// credentials stop holding.
-    pub fn new(socket: Option<Socket>, expires_after: Option<Duration>) -> Self {
+    pub fn new(socket: Option<Socket>, limits: Limits, expires_after: Option<Duration>) -> Self {
         let now = now_millis();
         Link {
             queue: Mutex::new(Queue::default()),
+            limits,
             queued: AtomicUsize::new(0),
             last_taken: AtomicU64::new(now),
             last_heard: AtomicU64::new(now),
@@ -161,16 +185,16 @@ impl Link {
     }
 
     /// An event for the session, live from the broadcaster; a session that would hold more than
-    /// `limit` frames (queued, or held during a replay) is closed instead.
-    pub fn offer(&self, frame: &Arc<Frame>, limit: usize) -> Offered {
+    /// its hard limit (queued, or held during a replay) is closed instead.
+    pub fn offer(&self, frame: &Arc<Frame>) -> Offered {
         let mut queue = self.lock();
         if queue.closing.is_some() || queue.ended {
             return Offered::NotQueued;
         }
         let holding = queue.held.as_ref().map_or(queue.frames.len(), Vec::len);
-        if holding >= limit {
+        if holding >= self.limits.hard_limit() {
             drop(queue);
-            self.terminate(TRY_AGAIN_LATER, "too slow: reconnect and resume");
+            self.terminate(TOO_SLOW);
             return Offered::Overflowed;
         }
         if let Some(held) = &mut queue.held {
@@ -274,7 +298,7 @@ impl Link {
     }
 
     /// Closes the session with `code`; the first close asked for wins.
-    pub fn terminate(&self, code: u16, reason: &'static str) {
+    pub fn terminate(&self, (code, reason): Verdict) {
         let mut queue = self.lock();
         if queue.closing.is_none() && !queue.ended {
             queue.closing = Some(Closing {
@@ -296,28 +320,28 @@ impl Link {
         self.queued.load(Ordering::Acquire)
     }
 
-    /// Whether the client, allowed `max_pending` frames, accepts them too slowly.
-    pub fn too_slow(&self, max_pending: usize) -> bool {
+    /// Why the session must close now, if it must: its client accepts frames too slowly (1013),
+    /// has said nothing, not even a pong, for the client timeout (1001), or the credentials it
+    /// was opened with expired (1008).
+    pub fn verdict(&self) -> Option<Verdict> {
+        let now = now_millis();
+        let since = |at: &AtomicU64| now.saturating_sub(at.load(Ordering::Acquire));
+        if self.too_slow(since(&self.last_taken)) {
+            Some(TOO_SLOW)
+        } else if since(&self.last_heard) >= self.limits.client_timeout.as_millis() as u64 {
+            Some((GOING_AWAY, "no answer to pings"))
+        } else if self.expires_at.is_some_and(|at| now >= at) {
+            Some((POLICY_VIOLATION, "token expired: sign in again"))
+        } else {
+            None
+        }
+    }
+
+    /// Whether a client that has taken no frame for `idle` ms accepts them too slowly.
+    fn too_slow(&self, idle: u64) -> bool {
         let pending = self.pending();
-        if pending >= max_pending.saturating_mul(HARD_LIMIT_FACTOR) {
-            return true;
-        }
-        if pending < max_pending {
-            return false;
-        }
-        let idle = now_millis().saturating_sub(self.last_taken.load(Ordering::Acquire));
-        idle >= STALL.as_millis() as u64
-    }
-
-    /// Whether the client has said nothing (not even a pong) for `timeout`.
-    pub fn silent_for(&self, timeout: Duration) -> bool {
-        let heard = self.last_heard.load(Ordering::Acquire);
-        now_millis().saturating_sub(heard) >= timeout.as_millis() as u64
-    }
-
-    /// Whether the credentials the session was opened with have expired.
-    pub fn expired(&self) -> bool {
-        self.expires_at.is_some_and(|at| now_millis() >= at)
+        pending >= self.limits.hard_limit()
+            || (pending >= self.limits.max_pending && idle >= STALL.as_millis() as u64)
     }
 
     /// Shuts the socket of a connection that has not managed to close within [`CLOSE_GRACE`];
@@ -436,33 +460,36 @@ mod tests {
         Arc::new(Frame::encode(cursor, "domains", "test", "{}").unwrap())
     }
 
+    fn limits(max_pending: usize) -> Limits {
+        Limits {
+            max_pending,
+            client_timeout: Duration::from_secs(60),
+        }
+    }
+
     #[test]
     fn a_draining_session_may_exceed_the_bound_up_to_the_hard_limit() {
-        let link = Link::new(None, None);
+        let link = Link::new(None, limits(2), None);
         for millis in 1..=3 {
-            assert_eq!(link.offer(&frame(millis), 100), Offered::Queued);
+            assert_eq!(link.offer(&frame(millis)), Offered::Queued);
         }
         assert!(link.take().is_some());
         assert_eq!(link.pending(), 2);
-        assert!(!link.too_slow(2), "it took a frame just now");
+        assert_eq!(link.verdict(), None, "it took a frame just now");
         for millis in 4..=17 {
-            link.offer(&frame(millis), 100);
+            link.offer(&frame(millis));
         }
-        assert!(link.too_slow(2));
+        assert_eq!(link.verdict(), Some(TOO_SLOW));
     }
 
     #[test]
     fn an_event_goes_out_once() {
-        let link = Link::new(None, None);
-        assert_eq!(link.offer(&frame(5), 100), Offered::Queued);
-        assert_eq!(link.offer(&frame(5), 100), Offered::NotQueued);
-        assert_eq!(link.offer(&frame(4), 100), Offered::NotQueued);
+        let link = Link::new(None, limits(100), None);
+        assert_eq!(link.offer(&frame(5)), Offered::Queued);
+        assert_eq!(link.offer(&frame(5)), Offered::NotQueued);
+        assert_eq!(link.offer(&frame(4)), Offered::NotQueued);
         link.resync(Some(Epoch(8)));
-        assert_eq!(
-            link.offer(&frame(4), 100),
-            Offered::Queued,
-            "after a resync"
-        );
+        assert_eq!(link.offer(&frame(4)), Offered::Queued, "after a resync");
     }
 
     fn drain(link: &Link) -> Vec<String> {
@@ -474,10 +501,10 @@ mod tests {
     #[test]
     fn a_replay_goes_out_in_order_or_says_it_is_incomplete() {
         let topics: BTreeSet<String> = ["domains".to_owned()].into();
-        let link = Link::new(None, None);
+        let link = Link::new(None, limits(100), None);
         link.open(&topics, Some(frame(1).cursor));
         assert!(link.begin_replay());
-        link.offer(&frame(4), 100);
+        link.offer(&frame(4));
         let replay = Replay {
             since_kept: true,
             frames: vec![frame(2), frame(3)],
@@ -490,9 +517,9 @@ mod tests {
 
         // Joined after 3; 4 went out live before the client asked to resume from 1: 2 and 3
         // would come after 4.
-        let link = Link::new(None, None);
+        let link = Link::new(None, limits(100), None);
         link.open(&topics, Some(frame(3).cursor));
-        link.offer(&frame(4), 100);
+        link.offer(&frame(4));
         assert!(link.begin_replay());
         let replay = Replay {
             since_kept: true,
@@ -506,10 +533,10 @@ mod tests {
 
     #[test]
     fn a_closing_link_hands_out_its_close_frame() {
-        let link = Link::new(None, None);
-        link.offer(&frame(1), 100);
-        link.terminate(TRY_AGAIN_LATER, "slow");
-        link.terminate(POLICY_VIOLATION, "later closes lose");
+        let link = Link::new(None, limits(100), None);
+        link.offer(&frame(1));
+        link.terminate((TRY_AGAIN_LATER, "slow"));
+        link.terminate((POLICY_VIOLATION, "later closes lose"));
         let (bytes, last) = link.take().unwrap();
         assert!(last);
         assert_eq!(&bytes[..], &close_frame(TRY_AGAIN_LATER, "slow")[..]);

@@ -13,7 +13,7 @@ use hub_jobs::{IngestScan, Queues};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{status_change, CHANGES_PER_EVENT, DOMAINS};
+use super::{in_chunks, status_change, DOMAINS};
 use crate::worker::WorkerState;
 
 /// A batch that failed this many times is kept as `failed`, with its last error.
@@ -139,17 +139,9 @@ async fn apply(
         .query_one(FINISH, &[&batch_id, &changed_count])
         .await
         .context("closing the batch")?;
-    let mut events: Vec<Event> = changed
-        .chunks(CHANGES_PER_EVENT)
-        .map(|chunk| {
-            let changes: Vec<serde_json::Value> = chunk.iter().map(status_change).collect();
-            Event::new(
-                DOMAINS,
-                "domains:nawala-changed",
-                json!({ "batchId": batch_id, "changes": changes }),
-            )
-        })
-        .collect();
+    let changes: Vec<serde_json::Value> = changed.iter().map(status_change).collect();
+    let fields = json!({ "batchId": batch_id });
+    let mut events = in_chunks("domains:nawala-changed", fields, "changes", &changes);
     let finished_at: chrono::DateTime<chrono::Utc> = summary.get("finished_at");
     events.push(Event::new(
         DOMAINS,

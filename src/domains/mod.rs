@@ -16,7 +16,7 @@ use actix_web::web;
 use deadpool_postgres::GenericClient;
 use hub_actors::Event;
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio_postgres::Row;
 
 pub use model::Nawala;
@@ -54,6 +54,19 @@ pub async fn announce(
 /// Events about many domains at once (a scan batch, an import) carry at most this many each
 /// (API.md): 10,000 changes are 20 events for every session, not 10,000.
 pub const CHANGES_PER_EVENT: usize = 500;
+
+/// `name` events on `domains` about `items`, at most [`CHANGES_PER_EVENT`] each: every event is
+/// `fields` with a chunk of the items under `list`.
+pub fn in_chunks<T: Serialize>(name: &str, fields: Value, list: &str, items: &[T]) -> Vec<Event> {
+    items
+        .chunks(CHANGES_PER_EVENT)
+        .map(|chunk| {
+            let mut data = fields.clone();
+            data[list] = json!(chunk);
+            Event::new(DOMAINS, name, data)
+        })
+        .collect()
+}
 
 /// A domain's status as its events carry it: `{domainId, domain, brandId, nawala, updatedAt}`.
 pub fn status_change(row: &Row) -> serde_json::Value {

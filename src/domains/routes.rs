@@ -8,14 +8,13 @@ use uuid::Uuid;
 use super::model::Domain;
 use super::names::DomainName;
 use super::store::{self, Changes, Filter};
-use super::{announce, brands, CHANGES_PER_EVENT, DOMAINS};
+use super::{announce, brands, in_chunks, DOMAINS};
 use crate::auth::{Admin, SignedIn};
 use crate::error::{AppError, AppResult};
 use crate::http::envelope;
 use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::http::validation::Validation;
 use crate::state::AppState;
-use hub_actors::Event;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // `import` before `{id}`, which would otherwise take it.
@@ -297,13 +296,8 @@ async fn import_domains(
     existing_brand(&tx, brand_id).await?;
     let created = store::import(&tx, brand_id, &names).await?;
     let domains = store::find_many(&tx, &created).await?;
-    let events: Vec<Event> = domains
-        .chunks(CHANGES_PER_EVENT)
-        .map(|chunk| {
-            let data = json!({ "brandId": brand_id, "domains": chunk });
-            Event::new(DOMAINS, "domains:imported", data)
-        })
-        .collect();
+    let fields = json!({ "brandId": brand_id });
+    let events = in_chunks("domains:imported", fields, "domains", &domains);
     crate::events::record_all(&tx, &events).await?;
     tx.commit().await?;
     let already_present = names.len() - created.len() + repeated;

@@ -62,29 +62,6 @@ async fn report_many(
     committed
 }
 
-async fn outbox_rows(app: &TestApp) -> i64 {
-    let client = app.db.get().await.unwrap();
-    client
-        .query_one("SELECT count(*) FROM event_outbox", &[])
-        .await
-        .unwrap()
-        .get(0)
-}
-
-/// The outbox's rows once the relay has deleted what it relayed (it deletes just after the
-/// stream has them, so a client may see an event a moment before).
-async fn outbox_rows_settled(app: &TestApp) -> i64 {
-    let mut rows = outbox_rows(app).await;
-    for _ in 0..100 {
-        if rows == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        rows = outbox_rows(app).await;
-    }
-    rows
-}
-
 /// Settings on `redis`, with clients that may stay silent through an outage.
 fn on(redis: &PrivateRedis) -> impl FnOnce(&mut hub::config::Settings) {
     let url = redis.url();
@@ -112,7 +89,7 @@ async fn updates_committed_while_redis_is_down_reach_live_and_resuming_clients_i
     redis.stop().await;
     let down = tokio::time::Instant::now();
     let committed = report_many(&app, &app.address, &board, 50).await;
-    assert_eq!(outbox_rows(&app).await, 50, "the events wait in PostgreSQL");
+    assert_eq!(app.outbox_rows().await, 50, "the events wait in PostgreSQL");
     let metrics = app.get("/metrics").await.text().await.unwrap();
     assert!(metrics.contains("hub_event_outbox_pending 50"), "{metrics}");
     tokio::time::sleep_until(down + Duration::from_secs(10)).await;
@@ -131,7 +108,7 @@ async fn updates_committed_while_redis_is_down_reach_live_and_resuming_clients_i
     assert_eq!(statuses(&replayed), committed);
     let resumed = resuming.expect("resumed").await;
     assert_eq!(resumed["data"], json!({"replayed": 50, "complete": true}));
-    assert_eq!(outbox_rows_settled(&app).await, 0);
+    assert_eq!(app.outbox_rows_settled().await, 0);
 }
 
 /// Waits until some process holds the relay's lock on this database (advisory locks are per
@@ -174,7 +151,7 @@ async fn events_a_killed_web_process_committed_are_delivered_by_another() {
     // Redis away: the commits' events cannot go out before the process dies.
     redis.stop().await;
     let committed = report_many(&app, &web.address, &board, 20).await;
-    assert_eq!(outbox_rows(&app).await, 20);
+    assert_eq!(app.outbox_rows().await, 20);
     web.kill().await;
     redis.restart();
 
@@ -182,7 +159,7 @@ async fn events_a_killed_web_process_committed_are_delivered_by_another() {
         .collect_within("domain:nawala-updated", 20, AFTER_OUTAGE)
         .await;
     assert_eq!(statuses(&received), committed);
-    assert_eq!(outbox_rows_settled(&app).await, 0);
+    assert_eq!(app.outbox_rows_settled().await, 0);
     live.expect_none("domain:nawala-updated", Duration::from_millis(500))
         .await;
 }

@@ -165,6 +165,30 @@ impl TestApp {
         }
     }
 
+    /// Events committed and not yet relayed.
+    pub async fn outbox_rows(&self) -> i64 {
+        let client = self.db.get().await.expect("a connection");
+        client
+            .query_one("SELECT count(*) FROM event_outbox", &[])
+            .await
+            .expect("counting the outbox")
+            .get(0)
+    }
+
+    /// The outbox's rows once the relay has deleted what it relayed (it deletes just after the
+    /// stream has them, so a client may see an event a moment before); waits up to 5 s.
+    pub async fn outbox_rows_settled(&self) -> i64 {
+        let mut rows = self.outbox_rows().await;
+        for _ in 0..100 {
+            if rows == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            rows = self.outbox_rows().await;
+        }
+        rows
+    }
+
     pub fn smtp(&self) -> &SmtpSink {
         self.smtp
             .as_ref()

@@ -229,19 +229,11 @@ async fn recorded_events_reach_the_stream_in_order_and_rolled_back_ones_never() 
         (field(0, "topic"), field(0, "event")),
         ("domains".into(), "domain:updated".into())
     );
-    let mut left: i64 = -1;
-    for _ in 0..100 {
-        left = client
-            .query_one("SELECT count(*) FROM event_outbox", &[])
-            .await
-            .unwrap()
-            .get(0);
-        if left == 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(left, 0, "relayed rows are deleted");
+    assert_eq!(
+        app.outbox_rows_settled().await,
+        0,
+        "relayed rows are deleted"
+    );
 }
 
 /// The stream's entries once it holds at least `count`.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use redis::AsyncCommands;
 use serde_json::json;
 
-use crate::helpers::{prepared_settings, spawn_app, start, TestApp};
+use crate::helpers::{prepared_settings, spawn_app, start};
 use crate::plumbing::wait_for_entries;
 
 fn keys(app_namespace: &str) -> (String, String) {
@@ -14,22 +14,6 @@ fn keys(app_namespace: &str) -> (String, String) {
         format!("{app_namespace}events"),
         format!("{app_namespace}events:meta"),
     )
-}
-
-async fn outbox_empty(app: &TestApp) -> bool {
-    let client = app.db.get().await.unwrap();
-    for _ in 0..200 {
-        let left: i64 = client
-            .query_one("SELECT count(*) FROM event_outbox", &[])
-            .await
-            .unwrap()
-            .get(0);
-        if left == 0 {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
 }
 
 #[actix_web::test]
@@ -63,7 +47,11 @@ async fn a_relay_taking_over_does_not_relay_again_what_its_predecessor_appended(
         .unwrap();
 
     let app = start(settings, None).await;
-    assert!(outbox_empty(&app).await, "the taken-over row is deleted");
+    assert_eq!(
+        app.outbox_rows_settled().await,
+        0,
+        "the taken-over row is deleted"
+    );
     let second = hub_actors::Event::new("domains", "test:once", json!({"n": 2}));
     hub::events::record(&client, &second).await.unwrap();
     let entries = wait_for_entries(&mut redis, &stream, 2).await;
