@@ -252,10 +252,16 @@ impl Link {
                 .is_some_and(|first| first.epoch == frame.cursor.epoch && frame.id() < first.id)
                 && missed(queue, frame)
         };
+        // A replay the session could not hold would close it (1013), and the client would
+        // resume into the same replay again: it reloads instead.
+        let fits = |replay: &Replay| {
+            replay.frames.len() <= history
+                && queue.frames.len() + replay.frames.len() < self.limits.hard_limit()
+        };
         let complete = !void
             && read.as_ref().is_some_and(|(_, replay)| {
                 replay.since_kept
-                    && replay.frames.len() <= history
+                    && fits(replay)
                     && !replay.frames.iter().any(|frame| late(&queue, frame))
             });
         if let (true, Some((since, replay))) = (complete, read) {
@@ -529,6 +535,23 @@ mod tests {
         let sent = drain(&link);
         assert_eq!(sent.len(), 3, "{sent:?}");
         assert!(sent[2].contains(r#""complete":false"#), "{}", sent[2]);
+    }
+
+    #[test]
+    fn a_replay_larger_than_the_session_may_hold_is_incomplete() {
+        let topics: BTreeSet<String> = ["domains".to_owned()].into();
+        let link = Link::new(None, limits(2), None);
+        link.open(&topics, Some(frame(1).cursor));
+        assert!(link.begin_replay());
+        let replay = Replay {
+            since_kept: true,
+            frames: (2..=20).map(frame).collect(),
+        };
+        link.finish_replay(Some((frame(1).cursor, replay)), &topics, 100);
+        let sent = drain(&link);
+        assert_eq!(sent.len(), 2, "hello and resumed only");
+        assert!(sent[1].contains(r#""complete":false"#), "{}", sent[1]);
+        assert_eq!(link.verdict(), None, "not closed");
     }
 
     #[test]
