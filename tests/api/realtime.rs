@@ -219,6 +219,17 @@ async fn a_session_too_far_behind_is_told_to_reload() {
     live.send(json!({"op": "resume", "since": last_seen})).await;
     let resumed = live.expect("resumed").await;
     assert_eq!(resumed["data"], json!({"replayed": 0, "complete": false}));
+
+    // Ids the hub never issued (the form before epochs, or none at all) prove nothing either.
+    for since in ["1700000000000-0", "not an id"] {
+        live.send(json!({"op": "resume", "since": since})).await;
+        let resumed = live.expect("resumed").await;
+        assert_eq!(resumed["data"], json!({"replayed": 0, "complete": false}));
+    }
+    let url = format!("{}&since=garbage", ws_url(&app, &board.user));
+    let mut fresh = try_open(&url).await.expect("the upgrade");
+    let resumed = fresh.expect("resumed").await;
+    assert_eq!(resumed["data"], json!({"replayed": 0, "complete": false}));
 }
 
 #[actix_web::test]
