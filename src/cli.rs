@@ -32,6 +32,7 @@ pub fn raise_open_file_limit() {
 }
 
 pub fn serve(settings: Settings) -> anyhow::Result<()> {
+    crate::config::refuse_unsafe(&settings)?;
     require_services(&settings)?;
     raise_open_file_limit();
     actix_web::rt::System::new().block_on(async move {
@@ -43,6 +44,7 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 pub fn worker(settings: Settings) -> anyhow::Result<()> {
+    crate::config::refuse_unsafe(&settings)?;
     require_services(&settings)?;
     tokio_runtime()?.block_on(crate::worker::run(settings))
 }

@@ -1,6 +1,8 @@
 //! Layered configuration: `config/default.toml`, then `config/$HUB_ENV.toml`, then `HUB__SECTION__KEY`
 //! environment variables, then the platform's usual `PORT`, `DATABASE_URL` and `REDIS_URL`.
 
+mod cidr;
+mod safety;
 mod units;
 
 use std::path::{Path, PathBuf};
@@ -8,6 +10,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use cidr::{canonical, Cidr};
+pub use safety::refuse_unsafe;
 use units::{duration, duration_opt};
 pub use units::{ByteSize, RateSpec};
 
@@ -15,6 +19,9 @@ pub use units::{ByteSize, RateSpec};
 pub struct Settings {
     #[serde(skip)]
     pub environment: String,
+    /// Whether `HUB_ENV` named the environment (unset means development, with fewer freedoms).
+    #[serde(skip)]
+    pub environment_explicit: bool,
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
@@ -28,6 +35,7 @@ pub struct Settings {
     pub worker: WorkerSettings,
     pub dev: DevSettings,
     pub log: LogSettings,
+    pub metrics: MetricsSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -38,6 +46,8 @@ pub struct ServerSettings {
     pub cors_origins: Vec<String>,
     pub body_limit: ByteSize,
     pub workers: usize,
+    /// Proxies whose `X-Forwarded-For` / `-Proto` are believed.
+    pub trusted_proxies: Vec<Cidr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -102,11 +112,15 @@ pub struct RateLimitSettings {
     pub enabled: bool,
     pub auth: RateSpec,
     pub api: RateSpec,
+    pub checker: RateSpec,
+    pub socket: RateSpec,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct CheckerSettings {
     pub require_key: bool,
+    /// Production refuses `require_key = false` unless this says it is meant.
+    pub allow_open: bool,
     /// A scan batch held by a worker longer than this is taken to be lost and is queued again.
     #[serde(with = "duration")]
     pub batch_lease: Duration,
@@ -120,6 +134,7 @@ pub struct RealtimeSettings {
     #[serde(with = "duration")]
     pub client_timeout: Duration,
     pub max_pending: usize,
+    pub max_sessions_per_user: usize,
     /// How often the event relay polls the outbox, and how soon a standby takes over.
     #[serde(with = "duration")]
     pub relay_interval: Duration,
@@ -158,6 +173,12 @@ pub struct LogSettings {
     pub format: String,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricsSettings {
+    /// When not empty, `/metrics` answers only to `Authorization: Bearer <token>`.
+    pub token: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("configuration: {0}")]
@@ -170,8 +191,13 @@ impl Settings {
     /// Loads from `$HUB_CONFIG_DIR` (default `./config`) for `$HUB_ENV` (default `development`).
     pub fn load() -> Result<Self, ConfigError> {
         let dir = std::env::var("HUB_CONFIG_DIR").unwrap_or_else(|_| "config".into());
-        let environment = std::env::var("HUB_ENV").unwrap_or_else(|_| "development".into());
-        Self::load_from(Path::new(&dir), &environment)
+        let explicit = std::env::var("HUB_ENV")
+            .ok()
+            .filter(|name| !name.is_empty());
+        let environment = explicit.clone().unwrap_or_else(|| "development".into());
+        let mut settings = Self::load_from(Path::new(&dir), &environment)?;
+        settings.environment_explicit = explicit.is_some();
+        Ok(settings)
     }
 
     pub fn load_from(dir: &Path, environment: &str) -> Result<Self, ConfigError> {
@@ -184,6 +210,7 @@ impl Settings {
                     .separator("__")
                     .list_separator(",")
                     .with_list_parse_key("server.cors_origins")
+                    .with_list_parse_key("server.trusted_proxies")
                     .try_parsing(true),
             );
         for (variable, key) in [
@@ -197,26 +224,13 @@ impl Settings {
         }
         let mut settings: Settings = builder.build()?.try_deserialize()?;
         settings.environment = environment.to_owned();
+        settings.environment_explicit = true;
         settings.validate()?;
         Ok(settings)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        if self.is_production()
-            && (self.auth.jwt_secret.is_empty() || self.auth.refresh_secret.is_empty())
-        {
-            return Err(ConfigError::Invalid(
-                "HUB_ENV=production needs auth.jwt_secret and auth.refresh_secret: \
-                 set HUB__AUTH__JWT_SECRET and HUB__AUTH__REFRESH_SECRET"
-                    .into(),
-            ));
-        }
-        if self.auth.jwt_secret.is_empty() || self.auth.refresh_secret.is_empty() {
-            return Err(ConfigError::Invalid(
-                "auth.jwt_secret and auth.refresh_secret must be set".into(),
-            ));
-        }
-        if self.auth.jwt_secret == self.auth.refresh_secret {
+        if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret == self.auth.refresh_secret {
             return Err(ConfigError::Invalid(
                 "auth.jwt_secret and auth.refresh_secret must differ".into(),
             ));
@@ -226,9 +240,12 @@ impl Settings {
                 "auth.bcrypt_cost must be 4 to 31".into(),
             ));
         }
-        if self.realtime.history == 0 || self.realtime.max_pending == 0 {
+        if self.realtime.history == 0
+            || self.realtime.max_pending == 0
+            || self.realtime.max_sessions_per_user == 0
+        {
             return Err(ConfigError::Invalid(
-                "realtime.history and realtime.max_pending must be positive".into(),
+                "realtime.history, realtime.max_pending and realtime.max_sessions_per_user must be positive".into(),
             ));
         }
         Ok(())
@@ -236,5 +253,10 @@ impl Settings {
 
     pub fn is_production(&self) -> bool {
         self.environment == "production"
+    }
+
+    /// Production and staging: no laptop settings.
+    pub fn has_production_rules(&self) -> bool {
+        matches!(self.environment.as_str(), "production" | "staging")
     }
 }

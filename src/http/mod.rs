@@ -1,5 +1,6 @@
 //! HTTP plumbing shared by every module: the envelope, extractor errors, middleware.
 
+pub mod client_addr;
 pub mod envelope;
 pub mod extractors;
 pub mod pagination;

@@ -1,11 +1,16 @@
-//! Per-IP request budgets: `rate_limit.auth` on `/api/v1/auth/*`, `rate_limit.api` on the rest of
-//! `/api/v1`. A fixed window per client and budget; over budget answers 429 with `Retry-After`.
+//! Per-client request budgets, one fixed window each: `rate_limit.auth` on `/api/v1/auth/*`,
+//! `rate_limit.api` on the rest of `/api/v1`, `rate_limit.checker` on the checker's seed routes and
+//! `rate_limit.socket` on WebSocket upgrades. Over budget answers 429 with `Retry-After`.
 //!
-//! The budgets are kept per process: behind a load balancer each instance counts its own share.
-//! The checker's seed routes (`/api/urls…`) are not counted: they are guarded by checker keys and
-//! the seed's checker posts one request per domain.
+//! Requests are classified on the path the router matches (percent-decoded), not on the raw one,
+//! so `/%61pi/v1/auth/login` is the login it reaches. Clients are keyed by [`ClientAddr`], IPv6 by
+//! its /64 (one host owns a whole /64). Memory is bounded: the counters live in shards, each
+//! cleared when its window turns over, and a full shard counts newcomers in one shared overflow
+//! budget. Budgets are kept per process: behind a load balancer each instance counts its share.
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -13,76 +18,121 @@ use std::time::{Duration, Instant};
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{web, Error, ResponseError};
+use actix_web::{web, Error, HttpMessage, ResponseError};
 
+use super::client_addr::ClientAddr;
 use crate::config::{RateLimitSettings, RateSpec};
 use crate::error::AppError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Budget {
     Auth,
     Api,
+    Checker,
+    Socket,
 }
 
+const BUDGETS: usize = 4;
+const SHARDS: usize = 16;
+/// Clients counted per shard and budget before newcomers share the overflow budget.
+const CLIENTS_PER_SHARD: usize = 8192;
+
+/// Whom a count belongs to: an IPv4 address, an IPv6 /64, or the shared overflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum ClientKey {
+    Address(IpAddr),
+    Overflow,
+}
+
+fn key_of(ip: IpAddr) -> ClientKey {
+    match ip {
+        IpAddr::V6(v6) => {
+            let network = u128::from(v6) & (u128::MAX << 64);
+            ClientKey::Address(IpAddr::V6(network.into()))
+        }
+        v4 => ClientKey::Address(v4),
+    }
+}
+
+#[derive(Default)]
 struct Window {
-    started: Instant,
-    count: u32,
+    number: u64,
+    counts: HashMap<ClientKey, u32>,
+}
+
+#[derive(Default)]
+struct Shard {
+    windows: [Window; BUDGETS],
 }
 
 pub struct RateLimiter {
     settings: RateLimitSettings,
-    windows: Mutex<HashMap<(Budget, IpAddr), Window>>,
+    started: Instant,
+    hasher: RandomState,
+    shards: Vec<Mutex<Shard>>,
 }
-
-const PRUNE_ABOVE: usize = 50_000;
 
 impl RateLimiter {
     pub fn new(settings: RateLimitSettings) -> Self {
         RateLimiter {
             settings,
-            windows: Mutex::new(HashMap::new()),
+            started: Instant::now(),
+            hasher: RandomState::new(),
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
         }
     }
 
+    /// The budget of a request to the (decoded) `path`.
     fn budget_for(&self, path: &str) -> Option<(Budget, RateSpec)> {
         if !self.settings.enabled {
             return None;
         }
-        if path.starts_with("/api/v1/auth/") {
-            Some((Budget::Auth, self.settings.auth))
+        let budget = if path.starts_with("/api/v1/auth/") {
+            Budget::Auth
         } else if path.starts_with("/api/v1/") {
-            Some((Budget::Api, self.settings.api))
+            Budget::Api
+        } else if path == "/api/urls" || path.starts_with("/api/urls/") {
+            Budget::Checker
+        } else if path == "/ws" {
+            Budget::Socket
         } else {
-            None
-        }
+            return None;
+        };
+        let spec = match budget {
+            Budget::Auth => self.settings.auth,
+            Budget::Api => self.settings.api,
+            Budget::Checker => self.settings.checker,
+            Budget::Socket => self.settings.socket,
+        };
+        Some((budget, spec))
     }
 
     /// Counts one request; `Err(wait)` when the budget is spent.
     fn take(&self, budget: Budget, spec: RateSpec, ip: IpAddr) -> Result<(), Duration> {
-        let now = Instant::now();
-        let mut windows = self
-            .windows
+        let key = key_of(ip);
+        let shard = (self.hasher.hash_one(key) as usize) % SHARDS;
+        let elapsed = self.started.elapsed();
+        let window_nanos = spec.window.as_nanos().max(1);
+        let number = (elapsed.as_nanos() / window_nanos) as u64;
+        let mut shard = self.shards[shard]
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if windows.len() > PRUNE_ABOVE {
-            windows.retain(|_, window| now.duration_since(window.started) < spec.window);
+        let window = &mut shard.windows[budget as usize];
+        if window.number != number {
+            window.number = number;
+            window.counts.clear();
         }
-        let window = windows.entry((budget, ip)).or_insert(Window {
-            started: now,
-            count: 0,
-        });
-        if now.duration_since(window.started) >= spec.window {
-            *window = Window {
-                started: now,
-                count: 0,
-            };
+        let key = if window.counts.len() >= CLIENTS_PER_SHARD && !window.counts.contains_key(&key) {
+            ClientKey::Overflow
+        } else {
+            key
+        };
+        let count = window.counts.entry(key).or_insert(0);
+        if *count >= spec.requests {
+            let into_window = elapsed.as_nanos() % window_nanos;
+            return Err(Duration::from_nanos((window_nanos - into_window) as u64));
         }
-        if window.count >= spec.requests {
-            return Err(spec
-                .window
-                .saturating_sub(now.duration_since(window.started)));
-        }
-        window.count += 1;
+        *count += 1;
         Ok(())
     }
 }
@@ -94,8 +144,8 @@ pub async fn limit(
     let verdict = req
         .app_data::<web::Data<RateLimiter>>()
         .and_then(|limiter| {
-            let (budget, spec) = limiter.budget_for(req.path())?;
-            let ip = req.peer_addr()?.ip();
+            let (budget, spec) = limiter.budget_for(req.match_info().as_str())?;
+            let ip = req.extensions().get::<ClientAddr>()?.ip?;
             limiter.take(budget, spec, ip).err()
         });
     if let Some(wait) = verdict {
@@ -116,13 +166,19 @@ pub async fn limit(
 mod tests {
     use super::*;
 
+    fn limiter(auth: &str) -> RateLimiter {
+        RateLimiter::new(RateLimitSettings {
+            enabled: true,
+            auth: auth.parse().unwrap(),
+            api: "100/1m".parse().unwrap(),
+            checker: "100/1m".parse().unwrap(),
+            socket: "100/1m".parse().unwrap(),
+        })
+    }
+
     #[test]
     fn a_budget_refuses_past_its_count_and_says_how_long_to_wait() {
-        let limiter = RateLimiter::new(RateLimitSettings {
-            enabled: true,
-            auth: "2/1m".parse().unwrap(),
-            api: "100/1m".parse().unwrap(),
-        });
+        let limiter = limiter("2/1m");
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         let (budget, spec) = limiter.budget_for("/api/v1/auth/login").unwrap();
         assert!(limiter.take(budget, spec, ip).is_ok());
@@ -131,7 +187,42 @@ mod tests {
         assert!(wait > Duration::from_secs(58) && wait <= Duration::from_secs(60));
         let other: IpAddr = "10.0.0.2".parse().unwrap();
         assert!(limiter.take(budget, spec, other).is_ok());
-        assert!(limiter.budget_for("/api/urls").is_none());
+        assert_eq!(limiter.budget_for("/api/urls").unwrap().0, Budget::Checker);
+        assert_eq!(limiter.budget_for("/ws").unwrap().0, Budget::Socket);
         assert!(limiter.budget_for("/health").is_none());
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64() {
+        let limiter = limiter("1/1m");
+        let (budget, spec) = limiter.budget_for("/api/v1/auth/login").unwrap();
+        let first: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let same_64: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let next_64: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(limiter.take(budget, spec, first).is_ok());
+        assert!(limiter.take(budget, spec, same_64).is_err());
+        assert!(limiter.take(budget, spec, next_64).is_ok());
+    }
+
+    #[test]
+    fn memory_stays_bounded_and_newcomers_beyond_it_share_one_budget() {
+        let limiter = limiter("3/1m");
+        let (budget, spec) = limiter.budget_for("/api/v1/auth/login").unwrap();
+        let mut refused = 0;
+        for n in 0..(SHARDS * CLIENTS_PER_SHARD * 2) as u32 {
+            let ip = IpAddr::V4(n.into());
+            if limiter.take(budget, spec, ip).is_err() {
+                refused += 1;
+            }
+        }
+        for shard in &limiter.shards {
+            let shard = shard.lock().unwrap();
+            assert!(shard.windows[budget as usize].counts.len() <= CLIENTS_PER_SHARD + 1);
+        }
+        // Every client beyond the bound went through a shard's overflow, of 3 each.
+        assert!(
+            refused >= SHARDS * CLIENTS_PER_SHARD - 3 * SHARDS,
+            "{refused}"
+        );
     }
 }

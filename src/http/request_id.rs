@@ -1,6 +1,7 @@
 //! Gives every request an id (the client's `X-Request-Id` when it is sane, else a new UUID), runs
 //! the request inside a tracing span carrying it, echoes it on the response, logs one line per
-//! request and records the HTTP metrics.
+//! request (with the client's address and the path, tokens redacted) and records the HTTP
+//! metrics. It also settles who the client is ([`client_addr::ClientAddr`]) for everything after it.
 
 use std::time::Instant;
 
@@ -11,7 +12,9 @@ use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage};
 use tracing::Instrument;
 
+use super::client_addr;
 use crate::metrics::Metrics;
+use crate::state::AppState;
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -32,12 +35,23 @@ pub async fn observe(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let id = client_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
+    let proxies = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.settings.server.trusted_proxies.clone())
+        .unwrap_or_default();
+    let client = client_addr::resolve(
+        req.peer_addr().map(|peer| peer.ip()),
+        req.headers(),
+        &proxies,
+    );
+    req.extensions_mut().insert(client);
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let span = tracing::info_span!(
         "request",
         request_id = %id,
+        client = %client.ip.map_or_else(|| "-".to_owned(), |ip| ip.to_string()),
         method = %req.method(),
-        path = %req.path(),
+        path = %loggable_path(req.path()),
     );
     let started = Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;
@@ -62,4 +76,32 @@ pub async fn observe(
         res.headers_mut().insert(HEADER, value);
     }
     Ok(res)
+}
+
+/// Path segments that are live secrets (single-use tokens), hidden from the logs.
+const SECRET_AFTER: [&str; 1] = ["/verify-email/"];
+
+/// The path as logged: a token in it replaced by `[redacted]`. The query string, where the socket's
+/// access token travels, is never logged.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    for marker in SECRET_AFTER {
+        if let Some(at) = path.find(marker) {
+            let start = at + marker.len();
+            let end = path[start..].find('/').map_or(path.len(), |n| start + n);
+            return format!("{}[redacted]{}", &path[..start], &path[end..]).into();
+        }
+    }
+    path.into()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_in_paths_are_not_logged() {
+        assert_eq!(
+            super::loggable_path("/api/v1/auth/verify-email/abc123"),
+            "/api/v1/auth/verify-email/[redacted]"
+        );
+        assert_eq!(super::loggable_path("/api/v1/domains"), "/api/v1/domains");
+    }
 }

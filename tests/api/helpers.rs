@@ -26,8 +26,21 @@ pub fn config_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
 }
 
+/// The test configuration, with secrets of this run's own (the hub refuses the repository's).
 pub fn test_settings() -> Settings {
-    Settings::load_from(&config_dir(), "test").expect("loading the test configuration")
+    let mut settings =
+        Settings::load_from(&config_dir(), "test").expect("loading the test configuration");
+    settings.auth.jwt_secret = random_secret();
+    settings.auth.refresh_secret = random_secret();
+    settings
+}
+
+fn random_secret() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -205,6 +218,14 @@ pub fn hub_env(settings: &Settings) -> Vec<(String, String)> {
             config_dir().display().to_string(),
         ),
         ("DATABASE_URL".to_owned(), settings.database.url.clone()),
+        (
+            "HUB__AUTH__JWT_SECRET".to_owned(),
+            settings.auth.jwt_secret.clone(),
+        ),
+        (
+            "HUB__AUTH__REFRESH_SECRET".to_owned(),
+            settings.auth.refresh_secret.clone(),
+        ),
         ("REDIS_URL".to_owned(), settings.redis.url.clone()),
         (
             "HUB__REDIS__NAMESPACE".to_owned(),

@@ -199,21 +199,6 @@ async fn create_user_makes_a_verified_owner_and_refuses_bad_input() {
 }
 
 #[actix_web::test]
-async fn production_without_secrets_refuses_to_start() {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_hub"))
-        .arg("migrate")
-        .env("HUB_ENV", "production")
-        .env("HUB_CONFIG_DIR", crate::helpers::config_dir())
-        .env_remove("HUB__AUTH__JWT_SECRET")
-        .output()
-        .await
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("HUB__AUTH__JWT_SECRET"), "{stderr}");
-}
-
-#[actix_web::test]
 async fn the_worker_is_a_process_of_its_own_that_sweeps_due_mail() {
     let mut app = spawn_app_with_smtp(|_| {}).await;
     let client = app.db.get().await.unwrap();
