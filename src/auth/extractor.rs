@@ -1,6 +1,6 @@
 //! `SignedIn` and `Admin`: the caller, from `Authorization: Bearer <access token>`. The user row is
-//! read on every request, so a deleted or disabled user, or one whose password changed since the
-//! token was issued, is refused at once.
+//! read on every request, so a deleted or disabled user, one whose password changed since the
+//! token was issued, or a session signed out (its refresh-token family revoked), is refused at once.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -37,13 +37,17 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<SignedIn, App
     let client = state.db.get().await?;
     let row = client
         .query_opt(
-            "SELECT role, disabled, token_version FROM users WHERE id = $1",
-            &[&claims.sub],
+            "SELECT role, disabled, token_version,
+                 EXISTS (SELECT 1 FROM refresh_tokens
+                         WHERE family_id = $2 AND revoked_at IS NOT NULL) AS ended
+             FROM users WHERE id = $1",
+            &[&claims.sub, &claims.sid],
         )
         .await?
         .ok_or_else(refused)?;
     let (role, disabled, version): (String, bool, i32) = (row.get(0), row.get(1), row.get(2));
-    if disabled || version != claims.ver {
+    let ended: bool = row.get("ended");
+    if disabled || version != claims.ver || ended {
         return Err(refused());
     }
     Ok(SignedIn {

@@ -1,6 +1,8 @@
-//! Login throttling per email, kept for unknown emails too. An attempt is counted *before* the
-//! password is checked, so parallel guesses cannot outrun the lock; `max_failed_logins` failures
-//! in a row lock the email for `lockout`, doubling with each further lockout up to `max_lockout`.
+//! Attempt throttling per key: an email for logins (kept for unknown emails too), `user:<id>` for
+//! password changes. An attempt is counted *before* the password is checked, so parallel guesses
+//! cannot outrun the lock; `max_failed_logins` failures in a row lock the key for `lockout`,
+//! doubling with each further lockout up to `max_lockout`. Each step is one statement on one row,
+//! so a burst of attempts (also the moment a lock runs out) gets exactly the budget, never more.
 
 use std::time::Duration;
 
@@ -19,41 +21,63 @@ pub enum Gate {
     },
 }
 
-fn seconds_until(row: &tokio_postgres::Row, column: usize) -> u64 {
-    let left: f64 = row.get(column);
+/// The throttle key of a password change by `user` (no email contains a colon before its `@`).
+pub fn user_key(user: uuid::Uuid) -> String {
+    format!("user:{user}")
+}
+
+/// The lock a key earns now, as SQL over the row `t`: `lockout × 2^lockouts`, at most
+/// `max_lockout` ($2 and $3, in seconds).
+const NEXT_LOCK: &str =
+    "now() + make_interval(secs => LEAST($2 * power(2, LEAST(t.lockouts, 20)), $3))";
+
+fn seconds(duration: Duration) -> f64 {
+    duration.as_secs_f64()
+}
+
+fn seconds_left(row: &tokio_postgres::Row) -> u64 {
+    let left: f64 = row.get("seconds_left");
     left.max(1.0).ceil() as u64
 }
 
-pub async fn enter(
-    client: &impl GenericClient,
-    email: &str,
-    auth: &AuthSettings,
-) -> AppResult<Gate> {
+/// Counts an attempt. The attempt past the budget (parallel guesses, or an attempt that died
+/// before recording its outcome) locks the key in the same statement, without a password check.
+pub async fn enter(client: &impl GenericClient, key: &str, auth: &AuthSettings) -> AppResult<Gate> {
+    let sql = format!(
+        "INSERT INTO login_throttles AS t (email, failures) VALUES ($1, 1)
+         ON CONFLICT (email) DO UPDATE SET
+             failures = CASE WHEN t.locked_until > now() THEN t.failures
+                             WHEN t.failures + 1 > $4 THEN 0
+                             ELSE t.failures + 1 END,
+             lockouts = CASE WHEN t.locked_until <= now() OR t.locked_until IS NULL
+                             THEN t.lockouts + (t.failures + 1 > $4)::int
+                             ELSE t.lockouts END,
+             locked_until = CASE WHEN (t.locked_until <= now() OR t.locked_until IS NULL)
+                                      AND t.failures + 1 > $4 THEN {NEXT_LOCK}
+                                 ELSE t.locked_until END,
+             updated_at = now()
+         RETURNING failures, COALESCE(locked_until > now(), false) AS locked,
+             COALESCE(EXTRACT(EPOCH FROM locked_until - now())::float8, 0) AS seconds_left"
+    );
     let row = client
         .query_one(
-            "INSERT INTO login_throttles AS t (email, failures) VALUES ($1, 1)
-             ON CONFLICT (email) DO UPDATE SET
-                 failures = CASE WHEN t.locked_until > now() THEN t.failures ELSE t.failures + 1 END,
-                 updated_at = now()
-             RETURNING failures, locked_until > now(),
-                 COALESCE(EXTRACT(EPOCH FROM locked_until - now())::float8, 0)",
-            &[&email],
+            &sql,
+            &[
+                &key,
+                &seconds(auth.lockout),
+                &seconds(auth.max_lockout.max(auth.lockout)),
+                &(auth.max_failed_logins as i32),
+            ],
         )
         .await?;
-    let failures: i32 = row.get(0);
-    let locked: Option<bool> = row.get(1);
-    if locked == Some(true) {
+    if row.get::<_, bool>("locked") {
         return Ok(Gate::Locked {
-            seconds_left: seconds_until(&row, 2),
+            seconds_left: seconds_left(&row),
         });
     }
-    if failures > auth.max_failed_logins as i32 {
-        // Attempts beyond the budget (parallel guesses, or an attempt that died before recording
-        // its outcome) lock the email without checking the password.
-        let seconds_left = lock(client, email, auth).await?;
-        return Ok(Gate::Locked { seconds_left });
-    }
-    Ok(Gate::Open { failures })
+    Ok(Gate::Open {
+        failures: row.get("failures"),
+    })
 }
 
 pub enum Verdict {
@@ -61,10 +85,11 @@ pub enum Verdict {
     Locked { seconds: u64 },
 }
 
-/// Records a wrong password for an attempt let in with `failures`.
+/// Records a wrong password for an attempt let in with `failures`: the last one the budget allows
+/// locks the key (unless a parallel attempt already did; that lock stands).
 pub async fn failed(
     client: &impl GenericClient,
-    email: &str,
+    key: &str,
     failures: i32,
     auth: &AuthSettings,
 ) -> AppResult<Verdict> {
@@ -74,42 +99,34 @@ pub async fn failed(
             attempts_remaining: max - failures,
         });
     }
-    let seconds = lock(client, email, auth).await?;
-    Ok(Verdict::Locked { seconds })
-}
-
-/// Locks the email for its next lockout's length; returns that length in seconds.
-async fn lock(client: &impl GenericClient, email: &str, auth: &AuthSettings) -> AppResult<u64> {
+    let sql = format!(
+        "UPDATE login_throttles AS t SET
+             failures = 0,
+             lockouts = CASE WHEN t.locked_until > now() THEN t.lockouts ELSE t.lockouts + 1 END,
+             locked_until = CASE WHEN t.locked_until > now() THEN t.locked_until ELSE {NEXT_LOCK} END,
+             updated_at = now()
+         WHERE email = $1
+         RETURNING COALESCE(EXTRACT(EPOCH FROM locked_until - now())::float8, 0) AS seconds_left"
+    );
     let row = client
-        .query_one(
-            "UPDATE login_throttles SET failures = 0, lockouts = lockouts + 1, updated_at = now()
-             WHERE email = $1 RETURNING lockouts",
-            &[&email],
+        .query_opt(
+            &sql,
+            &[
+                &key,
+                &seconds(auth.lockout),
+                &seconds(auth.max_lockout.max(auth.lockout)),
+            ],
         )
         .await?;
-    let lockouts: i32 = row.get(0);
-    let seconds = lock_duration(auth, lockouts).as_secs_f64();
-    client
-        .execute(
-            "UPDATE login_throttles SET locked_until = now() + make_interval(secs => $2) WHERE email = $1",
-            &[&email, &seconds],
-        )
-        .await?;
-    Ok(seconds.ceil() as u64)
-}
-
-/// The `n`th lockout lasts `lockout × 2^(n-1)`, at most `max_lockout`.
-pub fn lock_duration(auth: &AuthSettings, lockouts: i32) -> Duration {
-    let doublings = (lockouts.max(1) - 1).min(20) as u32;
-    auth.lockout
-        .saturating_mul(1u32 << doublings)
-        .min(auth.max_lockout.max(auth.lockout))
+    Ok(Verdict::Locked {
+        seconds: row.as_ref().map_or(1, seconds_left),
+    })
 }
 
 /// A correct password clears the record.
-pub async fn succeeded(client: &impl GenericClient, email: &str) -> AppResult<()> {
+pub async fn succeeded(client: &impl GenericClient, key: &str) -> AppResult<()> {
     client
-        .execute("DELETE FROM login_throttles WHERE email = $1", &[&email])
+        .execute("DELETE FROM login_throttles WHERE email = $1", &[&key])
         .await?;
     Ok(())
 }

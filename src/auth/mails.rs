@@ -19,7 +19,11 @@ impl Letter {
     }
 }
 
-pub fn verification(public_url: &str, name: &str, token: &str) -> Letter {
+fn hello(name: Option<&str>) -> String {
+    name.map_or_else(|| "Hello,".to_owned(), |name| format!("Hello {name},"))
+}
+
+pub fn verification(public_url: &str, name: Option<&str>, token: &str) -> Letter {
     let link = format!(
         "{}/api/v1/auth/verify-email/{token}",
         public_url.trim_end_matches('/')
@@ -27,14 +31,15 @@ pub fn verification(public_url: &str, name: &str, token: &str) -> Letter {
     Letter {
         subject: "Verify your email".into(),
         body: format!(
-            "Hello {name},\n\nPlease verify your email address by opening this link:\n\n{link}\n\n\
-             The link works once and expires in 24 hours.\n"
+            "{}\n\nPlease verify your email address by opening this link:\n\n{link}\n\n\
+             The link works once and expires in 24 hours.\n",
+            hello(name)
         ),
         kind: "verify_email",
     }
 }
 
-pub fn password_reset(public_url: &str, name: &str, token: &str) -> Letter {
+pub fn password_reset(public_url: &str, name: Option<&str>, token: &str) -> Letter {
     let link = format!(
         "{}/reset-password?token={token}",
         public_url.trim_end_matches('/')
@@ -42,19 +47,21 @@ pub fn password_reset(public_url: &str, name: &str, token: &str) -> Letter {
     Letter {
         subject: "Reset your password".into(),
         body: format!(
-            "Hello {name},\n\nSomeone asked to reset your password. If it was you, open:\n\n{link}\n\n\
-             The link works once and expires in 1 hour. If it was not you, ignore this mail.\n"
+            "{}\n\nSomeone asked to reset your password. If it was you, open:\n\n{link}\n\n\
+             The link works once and expires in 1 hour. If it was not you, ignore this mail.\n",
+            hello(name)
         ),
         kind: "reset_password",
     }
 }
 
-pub fn password_changed(name: &str) -> Letter {
+pub fn password_changed(name: Option<&str>) -> Letter {
     Letter {
         subject: "Your password was changed".into(),
         body: format!(
-            "Hello {name},\n\nYour password was just changed and every other session was signed out.\n\
-             If this was not you, reset your password at once.\n"
+            "{}\n\nYour password was just changed and every other session was signed out.\n\
+             If this was not you, reset your password at once.\n",
+            hello(name)
         ),
         kind: "password_changed",
     }

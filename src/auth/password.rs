@@ -1,8 +1,9 @@
 //! bcrypt, always off the async threads, on a pool of its own whose threads run at a lower CPU
 //! priority: a storm of logins then takes only the CPU that requests leave over, and `/health` or
-//! a page of domains is not kept waiting behind it.
+//! a page of domains is not kept waiting behind it. The pool's queue is bounded: when it is full a
+//! request answers 503 at once instead of queueing work (and memory) without limit.
 
-use std::sync::mpsc;
+use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{AppError, AppResult};
@@ -12,13 +13,18 @@ type Job = Box<dyn FnOnce() + Send>;
 
 /// The niceness of the hashing threads (0 is normal; 19 the lowest priority).
 const NICENESS: i32 = 10;
+/// Hashes waiting per hashing thread before requests are turned away.
+const QUEUED_PER_THREAD: usize = 32;
 
-fn pool() -> &'static Mutex<mpsc::Sender<Job>> {
-    static POOL: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
-    POOL.get_or_init(|| {
-        let (sender, receiver) = mpsc::channel::<Job>();
+/// Threads that run hashing jobs, fed through a bounded queue.
+pub struct HashingPool {
+    queue: SyncSender<Job>,
+}
+
+impl HashingPool {
+    pub fn start(threads: usize, queued: usize) -> Self {
+        let (queue, receiver) = mpsc::sync_channel::<Job>(queued);
         let receiver = Arc::new(Mutex::new(receiver));
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         for n in 0..threads {
             let receiver = receiver.clone();
             let spawned = std::thread::Builder::new()
@@ -40,7 +46,39 @@ fn pool() -> &'static Mutex<mpsc::Sender<Job>> {
                 tracing::error!(%error, "starting a password hashing thread");
             }
         }
-        Mutex::new(sender)
+        HashingPool { queue }
+    }
+
+    /// Runs `work` on the pool; 503 when its queue is full.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> AppResult<T> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(work());
+        });
+        self.queue.try_send(job).map_err(|error| match error {
+            TrySendError::Full(_) => {
+                let mut busy = AppError::unavailable(
+                    "Too many password checks are waiting; try again in a moment",
+                );
+                busy.retry_after = Some(1);
+                busy
+            }
+            TrySendError::Disconnected(_) => {
+                AppError::internal(anyhow::anyhow!("the hashing pool stopped"))
+            }
+        })?;
+        result.await.map_err(AppError::internal)
+    }
+}
+
+fn pool() -> &'static HashingPool {
+    static POOL: OnceLock<HashingPool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        HashingPool::start(threads, threads * QUEUED_PER_THREAD)
     })
 }
 
@@ -54,18 +92,8 @@ fn lower_priority() {
     }
 }
 
-/// Runs `work` on the hashing pool.
 async fn off_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
-    let (done, result) = tokio::sync::oneshot::channel();
-    let job: Job = Box::new(move || {
-        let _ = done.send(work());
-    });
-    pool()
-        .lock()
-        .map_err(|_| AppError::internal(anyhow::anyhow!("the hashing pool is poisoned")))?
-        .send(job)
-        .map_err(|_| AppError::internal(anyhow::anyhow!("the hashing pool stopped")))?;
-    result.await.map_err(AppError::internal)
+    pool().run(work).await
 }
 
 pub async fn hash(password: &Password, cost: u32) -> AppResult<String> {
@@ -104,4 +132,29 @@ fn decoy_hash(cost: u32) -> String {
             bcrypt::hash("decoy password for unknown accounts", cost).unwrap_or_default()
         })
         .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_web::test]
+    async fn a_full_queue_answers_503_at_once() {
+        let pool: &'static HashingPool = Box::leak(Box::new(HashingPool::start(1, 1)));
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (started, running) = tokio::sync::oneshot::channel();
+        let busy = tokio::spawn(pool.run(move || {
+            let _ = started.send(());
+            let _ = held.recv();
+        }));
+        let _ = running.await;
+        // The thread is busy; one job may wait, the next is refused.
+        assert!(pool.queue.try_send(Box::new(|| ())).is_ok());
+        let refused = pool.run(|| ()).await.unwrap_err();
+        assert_eq!(refused.status, 503);
+        assert_eq!(refused.retry_after, Some(1));
+        release.send(()).unwrap();
+        assert!(busy.await.unwrap().is_ok());
+        assert!(pool.run(|| 7).await.is_ok_and(|n| n == 7));
+    }
 }

@@ -60,7 +60,11 @@ async fn register(
     let hash = password::hash(&password, state.settings.auth.bcrypt_cost).await?;
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
-    let user = users::insert(&tx, &name, &email, phone.as_deref(), &hash).await?;
+    let (user, replaced) = users::register(&tx, &name, &email, phone.as_deref(), &hash).await?;
+    if replaced {
+        // The links mailed for the registration this one replaces must not verify it.
+        store::void_email_tokens(&tx, user.id, Purpose::VerifyEmail).await?;
+    }
     let mail_id = mail_token(
         &tx,
         &state,
@@ -69,7 +73,12 @@ async fn register(
         mails::verification,
     )
     .await?;
-    crate::users::record(&tx, "user:created", &user).await?;
+    let event = if replaced {
+        "user:updated"
+    } else {
+        "user:created"
+    };
+    crate::users::record(&tx, event, &user).await?;
     tx.commit().await?;
     outbox::wake(&state.queues, mail_id).await;
     Ok(envelope::created(
@@ -85,10 +94,14 @@ async fn mail_token(
     state: &AppState,
     user: &User,
     purpose: Purpose,
-    letter: fn(&str, &str, &str) -> mails::Letter,
+    letter: fn(&str, Option<&str>, &str) -> mails::Letter,
 ) -> AppResult<uuid::Uuid> {
     let token = store::create_email_token(tx, user.id, purpose).await?;
-    let letter = letter(&state.settings.server.public_url, &user.name, &token);
+    let letter = letter(
+        &state.settings.server.public_url,
+        user.greeting_name(),
+        &token,
+    );
     outbox::queue_mail(tx, &letter.to(&user.email)).await
 }
 
@@ -99,7 +112,7 @@ async fn mail_token_if_known(
     email: &Email,
     wanted: impl Fn(&User) -> bool,
     purpose: Purpose,
-    letter: fn(&str, &str, &str) -> mails::Letter,
+    letter: fn(&str, Option<&str>, &str) -> mails::Letter,
 ) -> AppResult<()> {
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
@@ -246,9 +259,20 @@ async fn refresh(
     .ok_or_else(refused)?;
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
+    // The account's row first (as a password reset or change takes it first): a reset then either
+    // commits before this reads the version, or waits for this refresh and revokes its successor.
+    let user = users::find_for_share(&tx, claims.sub)
+        .await?
+        .filter(|user| !user.disabled)
+        .ok_or_else(refused)?;
+    let version = users::token_version(&tx, user.id).await?;
     let rotation = store::rotate_refresh_token(&tx, claims.jti, &body.refresh_token).await?;
-    let (user, family) = match rotation {
-        Rotation::Rotated { user, family } => (user, family),
+    let family = match rotation {
+        Rotation::Rotated {
+            user: owner,
+            family,
+        } if owner == user.id => family,
+        Rotation::Rotated { .. } => return Err(refused()),
         Rotation::Reused => {
             tx.commit().await?;
             return Err(AppError::unauthorized(
@@ -257,10 +281,11 @@ async fn refresh(
         }
         Rotation::Unknown => return Err(refused()),
     };
-    let user = users::find(&tx, user)
-        .await?
-        .filter(|user| !user.disabled)
-        .ok_or_else(refused)?;
+    if claims.ver != version {
+        // Issued before the password changed (or the account was disabled): that ended it.
+        tx.commit().await?;
+        return Err(refused());
+    }
     let pair = sessions::start(&tx, &state.settings.auth, &user, Some(family)).await?;
     tx.commit().await?;
     Ok(envelope::ok(
@@ -283,7 +308,7 @@ async fn logout(
     .filter(|claims| claims.sub == caller.id)
     .ok_or_else(|| AppError::invalid("refreshToken", "Not a refresh token of yours"))?;
     let client = state.db.get().await?;
-    store::revoke_refresh_token(&client, claims.jti, caller.id).await?;
+    store::end_session(&client, claims.jti, caller.id).await?;
     Ok(envelope::ok("Signed out", json!(null)))
 }
 
@@ -321,12 +346,19 @@ async fn reset_password(
     body: web::Json<ResetBody>,
 ) -> AppResult<HttpResponse> {
     let password = Password::parse(&body.password, "password")?;
-    let hash = password::hash(&password, state.settings.auth.bcrypt_cost).await?;
+    let bad_link = || AppError::bad_request("This reset link is invalid, used or expired");
     let mut client = state.db.get().await?;
+    // Hashing is the costly part: only for a link that is good now (and checked again below).
+    store::email_token_user(&client, &body.token, Purpose::ResetPassword)
+        .await?
+        .ok_or_else(bad_link)?;
+    let hash = password::hash(&password, state.settings.auth.bcrypt_cost).await?;
     let tx = client.transaction().await?;
     let user = store::consume_email_token(&tx, &body.token, Purpose::ResetPassword)
         .await?
-        .ok_or_else(|| AppError::bad_request("This reset link is invalid, used or expired"))?;
+        .ok_or_else(bad_link)?;
+    // The link proved the mailbox, and the password is now the mailbox owner's.
+    users::mark_verified(&tx, user).await?;
     let (user, mail_id) = sessions::replace_password(&tx, user, &hash).await?;
     crate::realtime::revoke_sessions(&tx, user.id).await?;
     crate::users::record(&tx, "user:updated", &user).await?;
@@ -356,13 +388,24 @@ async fn change_password(
     let auth = &state.settings.auth;
     let new_password = Password::parse(&body.new_password, "newPassword")?;
     let mut client = state.db.get().await?;
+    let key = lockout::user_key(caller.id);
+    let failures = match lockout::enter(&client, &key, auth).await? {
+        Gate::Open { failures } => failures,
+        Gate::Locked { seconds_left } => return Err(locked(seconds_left)),
+    };
     let stored = users::password_hash(&client, caller.id).await?;
     if !password::verify(&body.current_password, Some(stored), auth.bcrypt_cost).await? {
-        return Err(AppError::invalid(
-            "currentPassword",
-            "The current password is wrong",
-        ));
+        return Err(
+            match lockout::failed(&client, &key, failures, auth).await? {
+                Verdict::Retry { attempts_remaining } => {
+                    AppError::invalid("currentPassword", "The current password is wrong")
+                        .with_data(json!({ "attemptsRemaining": attempts_remaining }))
+                }
+                Verdict::Locked { seconds } => locked(seconds),
+            },
+        );
     }
+    lockout::succeeded(&client, &key).await?;
     let hash = password::hash(&new_password, auth.bcrypt_cost).await?;
     let tx = client.transaction().await?;
     let (user, mail_id) = sessions::replace_password(&tx, caller.id, &hash).await?;

@@ -24,9 +24,16 @@ pub async fn start(
     family: Option<Uuid>,
 ) -> AppResult<TokenPair> {
     let version = users::token_version(client, user.id).await?;
-    let access = tokens::issue(auth, TokenType::Access, user.id, user.role, version)?;
-    let refresh = tokens::issue(auth, TokenType::Refresh, user.id, user.role, version)?;
     let family = family.unwrap_or_else(Uuid::new_v4);
+    let access = tokens::issue(auth, TokenType::Access, user.id, user.role, version, family)?;
+    let refresh = tokens::issue(
+        auth,
+        TokenType::Refresh,
+        user.id,
+        user.role,
+        version,
+        family,
+    )?;
     store::store_refresh_token(
         client,
         refresh.jti,
@@ -42,8 +49,8 @@ pub async fn start(
     })
 }
 
-/// Sets a new password hash, ends every session and queues the notice; returns the user and the
-/// notice's mail id (to wake after commit).
+/// Sets a new password hash, ends every session, voids the reset links still unused and queues the
+/// notice; returns the user and the notice's mail id (to wake after commit).
 pub async fn replace_password(
     client: &impl GenericClient,
     user: Uuid,
@@ -51,10 +58,11 @@ pub async fn replace_password(
 ) -> AppResult<(User, Uuid)> {
     let user = users::set_password(client, user, hash).await?;
     store::end_all_sessions(client, user.id).await?;
+    store::void_email_tokens(client, user.id, store::Purpose::ResetPassword).await?;
     // Read again: ending the sessions touched the row too, and its event carries the row as
     // committed.
     let user = users::find(client, user.id).await?.unwrap_or(user);
-    let letter = mails::password_changed(&user.name);
+    let letter = mails::password_changed(user.greeting_name());
     let mail_id = outbox::queue_mail(client, &letter.to(&user.email)).await?;
     Ok((user, mail_id))
 }

@@ -52,6 +52,38 @@ pub async fn create_email_token(
     Ok(token)
 }
 
+/// The user of a valid token, without using it up.
+pub async fn email_token_user(
+    client: &impl GenericClient,
+    token: &str,
+    purpose: Purpose,
+) -> AppResult<Option<Uuid>> {
+    let row = client
+        .query_opt(
+            "SELECT user_id FROM email_tokens
+             WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()",
+            &[&digest(token), &purpose.as_str()],
+        )
+        .await?;
+    Ok(row.map(|row| row.get(0)))
+}
+
+/// Makes every unused token of `user` for `purpose` unusable.
+pub async fn void_email_tokens(
+    client: &impl GenericClient,
+    user: Uuid,
+    purpose: Purpose,
+) -> AppResult<()> {
+    client
+        .execute(
+            "UPDATE email_tokens SET used_at = now()
+             WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL",
+            &[&user, &purpose.as_str()],
+        )
+        .await?;
+    Ok(())
+}
+
 /// Uses up a valid token; returns its user, or `None` for an unknown, used or expired token.
 pub async fn consume_email_token(
     client: &impl GenericClient,
@@ -138,15 +170,26 @@ pub async fn rotate_refresh_token(
     Ok(Rotation::Reused)
 }
 
-pub async fn revoke_refresh_token(
-    client: &impl GenericClient,
-    jti: Uuid,
-    user: Uuid,
-) -> AppResult<()> {
+/// Ends the session (refresh-token family) of the refresh token `jti`: its refresh tokens stop
+/// working, and so do the access tokens issued with them.
+pub async fn end_session(client: &impl GenericClient, jti: Uuid, user: Uuid) -> AppResult<()> {
     client
         .execute(
-            "UPDATE refresh_tokens SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+            "UPDATE refresh_tokens SET revoked_at = now()
+             WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE id = $1 AND user_id = $2)
+               AND revoked_at IS NULL",
             &[&jti, &user],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Revokes every refresh token of `user`.
+pub async fn revoke_refresh_tokens(client: &impl GenericClient, user: Uuid) -> AppResult<()> {
+    client
+        .execute(
+            "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+            &[&user],
         )
         .await?;
     Ok(())
@@ -154,12 +197,7 @@ pub async fn revoke_refresh_token(
 
 /// Ends every session of `user`: refresh tokens revoked, access tokens outdated.
 pub async fn end_all_sessions(client: &impl GenericClient, user: Uuid) -> AppResult<i32> {
-    client
-        .execute(
-            "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
-            &[&user],
-        )
-        .await?;
+    revoke_refresh_tokens(client, user).await?;
     let row = client
         .query_one(
             "UPDATE users SET token_version = token_version + 1, updated_at = clock_timestamp() WHERE id = $1

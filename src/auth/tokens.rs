@@ -27,6 +27,10 @@ pub struct Claims {
     pub exp: i64,
     pub jti: Uuid,
     pub ver: i32,
+    /// The session (refresh-token family) the token belongs to: signing out ends it, and with it
+    /// the access tokens issued for it.
+    #[serde(default)]
+    pub sid: Option<Uuid>,
 }
 
 pub struct Issued {
@@ -48,6 +52,7 @@ pub fn issue(
     user: Uuid,
     role: Role,
     version: i32,
+    session: Uuid,
 ) -> AppResult<Issued> {
     let now = Utc::now();
     let ttl = match typ {
@@ -63,6 +68,7 @@ pub fn issue(
         exp: expires_at.timestamp(),
         jti: Uuid::new_v4(),
         ver: version,
+        sid: Some(session),
     };
     let token = encode(
         &Header::new(Algorithm::HS256),

@@ -44,4 +44,10 @@ impl User {
             updated_at: row.get("updated_at"),
         }
     }
+
+    /// The name a mail may greet with: none until the mailbox's owner has verified it, since
+    /// until then the name was typed by whoever registered the address.
+    pub fn greeting_name(&self) -> Option<&str> {
+        self.email_verified.then_some(self.name.as_str())
+    }
 }

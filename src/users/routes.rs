@@ -191,6 +191,10 @@ async fn update_user(
         body.disabled,
     )
     .await?;
+    if body.disabled == Some(true) && !target.disabled {
+        // The update moved `token_version` on; the refresh tokens go as well.
+        crate::auth::store::revoke_refresh_tokens(&tx, user.id).await?;
+    }
     if body.disabled == Some(true) || role.is_some_and(|role| role != target.role) {
         crate::realtime::revoke_sessions(&tx, user.id).await?;
     }

@@ -41,30 +41,47 @@ pub async fn create_verified(
     Ok(user)
 }
 
-/// A new, unverified account (registration).
-pub async fn insert(
+/// A registration: a new, unverified account, or, for an address whose earlier registration was
+/// never verified, that registration replaced (name, phone and password: whoever registered it
+/// first never proved the mailbox, and may not have been its owner). The flag says a registration
+/// was replaced; an address of a verified account is a 409.
+pub async fn register(
     client: &impl GenericClient,
     name: &PersonName,
     email: &Email,
     phone: Option<&str>,
     password_hash: &str,
-) -> AppResult<User> {
+) -> AppResult<(User, bool)> {
     let row = client
-        .query_one(
+        .query_opt(
             &format!(
-                "INSERT INTO users (name, email, phone, password_hash) VALUES ($1, $2, $3, $4)
-                 RETURNING {USER_COLUMNS}"
+                "INSERT INTO users AS u (name, email, phone, password_hash) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (email) DO UPDATE SET
+                     name = EXCLUDED.name, phone = EXCLUDED.phone,
+                     password_hash = EXCLUDED.password_hash, created_at = now(),
+                     updated_at = clock_timestamp()
+                 WHERE u.email_verified_at IS NULL
+                 RETURNING {USER_COLUMNS}, (xmax <> 0) AS replaced"
             ),
             &[&name.as_str(), &email.as_str(), &phone, &password_hash],
         )
-        .await?;
-    Ok(User::from_row(&row))
+        .await?
+        .ok_or_else(|| {
+            AppError::conflict("This email is already registered")
+                .with_field("email", "This email is already registered")
+        })?;
+    Ok((User::from_row(&row), row.get("replaced")))
 }
 
 /// As [`find`], locking the row until the transaction ends: the checks made on it hold for the
 /// change that follows, and changes to one account are announced in the order they commit.
 pub async fn find_for_update(client: &impl GenericClient, id: Uuid) -> AppResult<Option<User>> {
     find_where(client, id, "FOR UPDATE").await
+}
+
+/// As [`find`], holding the row against changes (a password reset) until the transaction ends.
+pub async fn find_for_share(client: &impl GenericClient, id: Uuid) -> AppResult<Option<User>> {
+    find_where(client, id, "FOR SHARE").await
 }
 
 pub async fn find(client: &impl GenericClient, id: Uuid) -> AppResult<Option<User>> {
@@ -175,6 +192,8 @@ pub async fn update(
                      phone = CASE WHEN $3 THEN $4 ELSE phone END,
                      role = COALESCE($5, role),
                      disabled = COALESCE($6, disabled),
+                     -- Disabling ends every token: re-enabling must not revive old sessions.
+                     token_version = token_version + (COALESCE($6, false) AND NOT disabled)::int,
                      updated_at = clock_timestamp()
                  WHERE id = $1 RETURNING {USER_COLUMNS}"
             ),

@@ -23,7 +23,11 @@ async fn percent_encoded_paths_spend_the_budget_of_the_route_they_reach() {
     })
     .await;
     // Each reaches the login handler (401: unknown email), and each counts against the auth budget.
-    for path in ["/%61pi/v1/auth/login", "/api/v1/%61uth/login", "/api/v1/auth/log%69n"] {
+    for path in [
+        "/%61pi/v1/auth/login",
+        "/api/v1/%61uth/login",
+        "/api/v1/auth/log%69n",
+    ] {
         assert_eq!(login_status(&app, path, None).await, 401, "{path}");
     }
     assert_eq!(login_status(&app, "/api/v1/auth/login", None).await, 429);
@@ -39,7 +43,10 @@ async fn forwarded_addresses_count_only_from_trusted_proxies() {
     // Without a trusted proxy, a client cannot buy itself a fresh budget with a header.
     for n in 0..2 {
         let hops = format!("203.0.113.{n}");
-        assert_eq!(login_status(&untrusting, "/api/v1/auth/login", Some(&hops)).await, 401);
+        assert_eq!(
+            login_status(&untrusting, "/api/v1/auth/login", Some(&hops)).await,
+            401
+        );
     }
     let spoofed = login_status(&untrusting, "/api/v1/auth/login", Some("203.0.113.99")).await;
     assert_eq!(spoofed, 429);
@@ -51,16 +58,40 @@ async fn forwarded_addresses_count_only_from_trusted_proxies() {
     .await;
     let login = "/api/v1/auth/login";
     // The client is the rightmost untrusted hop; what it wrote to the left is ignored.
-    assert_eq!(login_status(&proxied, login, Some("198.51.100.1")).await, 401);
-    assert_eq!(login_status(&proxied, login, Some("9.9.9.9, 198.51.100.1")).await, 401);
-    assert_eq!(login_status(&proxied, login, Some("8.8.8.8, 198.51.100.1")).await, 429);
+    assert_eq!(
+        login_status(&proxied, login, Some("198.51.100.1")).await,
+        401
+    );
+    assert_eq!(
+        login_status(&proxied, login, Some("9.9.9.9, 198.51.100.1")).await,
+        401
+    );
+    assert_eq!(
+        login_status(&proxied, login, Some("8.8.8.8, 198.51.100.1")).await,
+        429
+    );
     // Behind the same proxy, another client has its own budget.
-    assert_eq!(login_status(&proxied, login, Some("198.51.100.2")).await, 401);
+    assert_eq!(
+        login_status(&proxied, login, Some("198.51.100.2")).await,
+        401
+    );
     // IPv6 clients are one client per /64.
-    assert_eq!(login_status(&proxied, login, Some("2001:db8:1:1::1")).await, 401);
-    assert_eq!(login_status(&proxied, login, Some("2001:db8:1:1::2")).await, 401);
-    assert_eq!(login_status(&proxied, login, Some("2001:db8:1:1:abcd::3")).await, 429);
-    assert_eq!(login_status(&proxied, login, Some("2001:db8:1:2::1")).await, 401);
+    assert_eq!(
+        login_status(&proxied, login, Some("2001:db8:1:1::1")).await,
+        401
+    );
+    assert_eq!(
+        login_status(&proxied, login, Some("2001:db8:1:1::2")).await,
+        401
+    );
+    assert_eq!(
+        login_status(&proxied, login, Some("2001:db8:1:1:abcd::3")).await,
+        429
+    );
+    assert_eq!(
+        login_status(&proxied, login, Some("2001:db8:1:2::1")).await,
+        401
+    );
 }
 
 #[actix_web::test]
