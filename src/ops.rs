@@ -1,13 +1,43 @@
 //! Operations: liveness, readiness and metrics.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use actix_web::{get, web, HttpResponse};
+use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde_json::json;
 
+use crate::auth::extractor::bearer;
+use crate::auth::secrets::digest;
+use crate::error::AppError;
 use crate::state::AppState;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a readiness answer is reused: a flood of `/ready` costs PostgreSQL and Redis one
+/// check per second, not one per request.
+const READY_FRESH_FOR: Duration = Duration::from_secs(1);
+
+type Outcome = Result<(), String>;
+
+/// The last readiness checks, shared by the process's HTTP workers.
+#[derive(Default)]
+pub struct Readiness {
+    last: tokio::sync::Mutex<Option<(Instant, Outcome, Outcome)>>,
+}
+
+impl Readiness {
+    /// The checks' outcomes, made again only when the last are stale; concurrent callers wait
+    /// for one check rather than each making their own.
+    async fn outcomes(&self, state: &AppState) -> (Outcome, Outcome) {
+        let mut last = self.last.lock().await;
+        if let Some((at, postgres, redis)) = last.as_ref() {
+            if at.elapsed() < READY_FRESH_FOR {
+                return (postgres.clone(), redis.clone());
+            }
+        }
+        let (postgres, redis) = tokio::join!(check_postgres(state), check_redis(state));
+        *last = Some((Instant::now(), postgres.clone(), redis.clone()));
+        (postgres, redis)
+    }
+}
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(health).service(ready).service(metrics);
@@ -19,8 +49,8 @@ async fn health() -> HttpResponse {
 }
 
 #[get("/ready")]
-async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    let (postgres, redis) = tokio::join!(check_postgres(&state), check_redis(&state));
+async fn ready(state: web::Data<AppState>, readiness: web::Data<Readiness>) -> HttpResponse {
+    let (postgres, redis) = readiness.outcomes(&state).await;
     let failing: Vec<&str> = [("postgres", &postgres), ("redis", &redis)]
         .into_iter()
         .filter(|(_, outcome)| outcome.is_err())
@@ -75,8 +105,20 @@ async fn check_redis(state: &AppState) -> Result<(), String> {
     }
 }
 
+/// With `metrics.token` set, the caller must present it as a bearer token.
+fn metrics_allowed(req: &HttpRequest, state: &AppState) -> bool {
+    let token = &state.settings.metrics.token;
+    // Digests compare in the same time whatever the guess.
+    token.is_empty() || bearer(req).is_some_and(|given| digest(given) == digest(token))
+}
+
 #[get("/metrics")]
-async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    if !metrics_allowed(&req, &state) {
+        return Err(AppError::unauthorized(
+            "The metrics need `Authorization: Bearer <metrics.token>`",
+        ));
+    }
     let job_counts = match tokio::time::timeout(CHECK_TIMEOUT, state.queues.counts()).await {
         Ok(Ok(counts)) => counts,
         _ => Vec::new(),
@@ -85,13 +127,13 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .await
         .ok()
         .flatten();
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(
             state
                 .metrics
                 .render(&state.realtime.stats, &job_counts, outbox),
-        )
+        ))
 }
 
 /// Events committed and not yet relayed, and the age in seconds of the oldest.

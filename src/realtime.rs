@@ -1,7 +1,8 @@
 //! `GET /ws`: the live connection of a signed-in client, and the real-time layer of the web
 //! process (the broadcaster and the bridge from the Redis stream `events`).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use actix::{Actor, Addr};
 use actix_web::{get, web, HttpRequest, HttpResponse};
@@ -21,6 +22,52 @@ pub struct Realtime {
     pub broadcaster: Addr<Broadcaster>,
     pub log: EventLog,
     pub stats: Arc<Stats>,
+    pub open_per_user: OpenSessions,
+}
+
+/// Open sockets per account in this process, for `realtime.max_sessions_per_user`.
+#[derive(Clone, Default)]
+pub struct OpenSessions(Arc<Mutex<HashMap<uuid::Uuid, usize>>>);
+
+/// One open socket of a user, counted until dropped (with its session).
+pub struct SessionSlot {
+    sessions: OpenSessions,
+    user: uuid::Uuid,
+}
+
+impl OpenSessions {
+    /// A slot for one more socket of `user`, unless they hold `max` already.
+    pub fn admit(&self, user: uuid::Uuid, max: usize) -> Option<SessionSlot> {
+        let mut open = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let count = open.entry(user).or_insert(0);
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(SessionSlot {
+            sessions: self.clone(),
+            user,
+        })
+    }
+}
+
+impl Drop for SessionSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .sessions
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(count) = open.get_mut(&self.user) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.user);
+            }
+        }
+    }
 }
 
 impl Realtime {
@@ -44,6 +91,7 @@ impl Realtime {
             broadcaster,
             log: EventLog::new(redis, key),
             stats,
+            open_per_user: OpenSessions::default(),
         })
     }
 }
@@ -87,6 +135,17 @@ async fn connect(
         .or_else(|| bearer(&req))
         .ok_or_else(|| AppError::unauthorized("Sign in first: pass ?token=<access token>"))?;
     let caller = authenticate(&state, token).await?;
+    let max = state.settings.realtime.max_sessions_per_user;
+    let slot = state
+        .realtime
+        .open_per_user
+        .admit(caller.id, max)
+        .ok_or_else(|| {
+            AppError::too_many(
+                format!("This account has {max} sockets open already; close one first"),
+                1,
+            )
+        })?;
     let grants = Grants {
         user_id: caller.id.to_string(),
         admin: caller.role.is_admin(),
@@ -115,7 +174,8 @@ async fn connect(
         settings,
         Link::new(socket, limits, expires_after),
     )
-    .resuming(query.since.clone());
+    .resuming(query.since.clone())
+    .holding(slot);
     session
         .start(&req, payload)
         .map_err(|error| AppError::bad_request(format!("Not a WebSocket upgrade: {error}")))

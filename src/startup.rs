@@ -12,7 +12,7 @@ use anyhow::Context;
 
 use crate::config::Settings;
 use crate::error::AppError;
-use crate::http::{envelope, extractors, rate_limit, request_id, security};
+use crate::http::{envelope, extractors, nul_bytes, rate_limit, request_id, security};
 use crate::state::AppState;
 
 pub struct Application {
@@ -74,6 +74,7 @@ fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<Server> {
     let settings = state.settings.clone();
     let metrics = web::Data::from(state.metrics.clone());
     let limiter = web::Data::new(rate_limit::RateLimiter::new(settings.rate_limit.clone()));
+    let readiness = web::Data::new(crate::ops::Readiness::default());
     let state = web::Data::new(state);
     let workers = match settings.server.workers {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -85,12 +86,14 @@ fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<Server> {
             .app_data(state.clone())
             .app_data(metrics.clone())
             .app_data(limiter.clone())
+            .app_data(readiness.clone())
             .app_data(extractors::json_config(body_limit))
             .app_data(web::PayloadConfig::new(body_limit))
             .app_data(extractors::path_config())
             .app_data(extractors::query_config())
             .configure(crate::routes)
             .default_service(web::to(no_route))
+            .wrap(from_fn(nul_bytes::refuse))
             .wrap(from_fn(rate_limit::limit))
             .wrap(cors(&settings))
             .wrap(ErrorHandlers::new().default_handler(envelope::wrap_foreign_errors))

@@ -165,18 +165,22 @@ where
     }
 }
 
-/// The sweep (every `worker.sweep_interval`) and the vacuum (every `worker.vacuum_interval`).
+/// The sweep (every `worker.sweep_interval`), the vacuum of the queues (every
+/// `worker.vacuum_interval`) and the prune of stale rows (every `worker.prune_interval`).
 async fn housekeeping<T>(state: Shared, stopped: impl std::future::Future<Output = T>) {
     let sweep_every = state.settings.worker.sweep_interval;
     let vacuum_every = state.settings.worker.vacuum_interval;
+    let prune_every = state.settings.worker.prune_interval;
     let mut sweep = tokio::time::interval(sweep_every);
     let mut vacuum = tokio::time::interval(vacuum_every.unwrap_or(Duration::from_secs(3600)));
+    let mut prune = tokio::time::interval(prune_every.unwrap_or(Duration::from_secs(3600)));
     tokio::pin!(stopped);
     loop {
         tokio::select! {
             _ = &mut stopped => return,
             _ = sweep.tick() => sweep_once(&state).await,
             _ = vacuum.tick(), if vacuum_every.is_some() => vacuum_once(&state).await,
+            _ = prune.tick(), if prune_every.is_some() => prune_once(&state).await,
         }
     }
 }
@@ -200,6 +204,24 @@ async fn sweep_once(state: &WorkerState) {
         Ok(0) => {}
         Ok(count) => tracing::info!(count, "sweep: scan batches re-enqueued"),
         Err(error) => tracing::warn!(error = %format!("{error:#}"), "sweep: scan batches"),
+    }
+}
+
+async fn prune_once(state: &WorkerState) {
+    let client = match state.db.get().await {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::warn!(%error, "prune: database unavailable");
+            return;
+        }
+    };
+    match crate::auth::store::prune(&client, state.settings.auth.access_ttl).await {
+        Ok(pruned) => tracing::debug!(?pruned, "prune: accounts"),
+        Err(error) => tracing::warn!(%error, "prune: accounts"),
+    }
+    match crate::mail::outbox::prune(&client).await {
+        Ok(count) => tracing::debug!(count, "prune: mails"),
+        Err(error) => tracing::warn!(error = %format!("{error:#}"), "prune: mails"),
     }
 }
 

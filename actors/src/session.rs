@@ -47,6 +47,9 @@ pub struct Session {
     topics: BTreeSet<String>,
     /// A resume asked for when connecting, done before any live event is sent.
     resume_on_join: Option<String>,
+    /// Whatever the owner wants kept for exactly as long as the session lives (a slot in a
+    /// per-user count, say); dropped with it.
+    _held: Option<Box<dyn Send>>,
 }
 
 impl Session {
@@ -66,7 +69,14 @@ impl Session {
             settings,
             link: Arc::new(link),
             resume_on_join: None,
+            _held: None,
         }
+    }
+
+    /// Keeps `ticket` until the session ends.
+    pub fn holding(mut self, ticket: impl Send + 'static) -> Self {
+        self._held = Some(Box::new(ticket));
+        self
     }
 
     /// Replays what came after `since` (if given) before any live event reaches the client.

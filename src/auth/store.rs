@@ -184,6 +184,47 @@ pub async fn end_session(client: &impl GenericClient, jti: Uuid, user: Uuid) -> 
     Ok(())
 }
 
+/// What the prune removed, per table.
+#[derive(Debug, Default)]
+pub struct Pruned {
+    pub login_throttles: u64,
+    pub email_tokens: u64,
+    pub refresh_tokens: u64,
+}
+
+/// Deletes the rows that can no longer matter: throttles idle a day and not locked, emailed
+/// tokens a day past use or expiry, refresh tokens expired longer than an access token lives
+/// (an access token is refused while a revoked row of its session remains, so a row goes only
+/// once every access token issued beside it has expired too).
+pub async fn prune(client: &impl GenericClient, access_ttl: Duration) -> AppResult<Pruned> {
+    let login_throttles = client
+        .execute(
+            "DELETE FROM login_throttles
+             WHERE updated_at < now() - interval '1 day'
+               AND (locked_until IS NULL OR locked_until < now())",
+            &[],
+        )
+        .await?;
+    let email_tokens = client
+        .execute(
+            "DELETE FROM email_tokens
+             WHERE expires_at < now() - interval '1 day' OR used_at < now() - interval '1 day'",
+            &[],
+        )
+        .await?;
+    let refresh_tokens = client
+        .execute(
+            "DELETE FROM refresh_tokens WHERE expires_at < now() - make_interval(secs => $1)",
+            &[&access_ttl.as_secs_f64()],
+        )
+        .await?;
+    Ok(Pruned {
+        login_throttles,
+        email_tokens,
+        refresh_tokens,
+    })
+}
+
 /// Revokes every refresh token of `user`.
 pub async fn revoke_refresh_tokens(client: &impl GenericClient, user: Uuid) -> AppResult<()> {
     client

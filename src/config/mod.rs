@@ -158,6 +158,9 @@ pub struct WorkerSettings {
     pub sweep_interval: Duration,
     #[serde(with = "duration_opt", default)]
     pub vacuum_interval: Option<Duration>,
+    /// How often stale rows (old throttles, tokens and sent mails) are deleted.
+    #[serde(with = "duration_opt", default)]
+    pub prune_interval: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

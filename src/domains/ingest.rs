@@ -94,17 +94,22 @@ pub async fn ingest(state: &WorkerState, job: &IngestScan) -> anyhow::Result<Ing
         Ok(Some(changed)) => Ok(Ingested::Applied { changed }),
         Ok(None) => Ok(Ingested::Skipped),
         Err(error) => {
-            let failure = format!("{error:#}");
+            // The chain (SQL text included) goes to the worker's log as the job fails; the
+            // checker who reads the batch learns only that it failed.
             client
                 .execute(
                     "UPDATE scan_batches SET failure = $2 WHERE id = $1",
-                    &[&job.batch_id, &failure],
+                    &[&job.batch_id, &APPLY_FAILED],
                 )
                 .await?;
             Err(error)
         }
     }
 }
+
+/// What a batch's `failure` says when applying it failed (the details are in the worker's log).
+const APPLY_FAILED: &str =
+    "The batch could not be applied; it is retried, and the details are in the worker's log";
 
 /// Applies the batch and records its events in one transaction; answers how many domains
 /// changed, or `None` when another job applied it first.
@@ -168,8 +173,8 @@ async fn give_up(client: &impl GenericClient, batch_id: Uuid, attempts: i32) -> 
     client
         .execute(
             "UPDATE scan_batches SET state = 'failed', finished_at = now(), \
-             failure = COALESCE(failure, 'gave up') WHERE id = $1",
-            &[&batch_id],
+             failure = COALESCE(failure, $2) WHERE id = $1",
+            &[&batch_id, &APPLY_FAILED],
         )
         .await?;
     Ok(())

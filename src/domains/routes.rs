@@ -65,8 +65,8 @@ struct ListQuery {
     brand_id: Option<Uuid>,
     status: Option<String>,
     search: Option<String>,
-    page: Option<i64>,
-    limit: Option<i64>,
+    page: Option<String>,
+    limit: Option<String>,
 }
 
 fn status_filter(raw: &str) -> AppResult<Option<&'static str>> {
@@ -91,8 +91,8 @@ async fn list_domains(
     query: web::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
     let page = Page::parse(&PageQuery {
-        page: query.page,
-        limit: query.limit,
+        page: query.page.clone(),
+        limit: query.limit.clone(),
     })?;
     let filter = Filter {
         brand_id: query.brand_id,

@@ -3,6 +3,7 @@
 pub mod client_addr;
 pub mod envelope;
 pub mod extractors;
+pub mod nul_bytes;
 pub mod pagination;
 pub mod rate_limit;
 pub mod request_id;

@@ -6,9 +6,22 @@ use crate::error::AppError;
 
 #[derive(Debug, Deserialize)]
 pub struct PageQuery {
-    pub page: Option<i64>,
-    pub limit: Option<i64>,
+    /// Read as text, so a number too large for any type is still a 400 naming `page`.
+    pub page: Option<String>,
+    pub limit: Option<String>,
 }
+
+fn number(text: Option<&str>, field: &str, default: i64) -> Result<i64, AppError> {
+    match text.map(str::trim).filter(|text| !text.is_empty()) {
+        None => Ok(default),
+        Some(text) => text
+            .parse()
+            .map_err(|_| AppError::invalid(field, format!("{field} must be a whole number"))),
+    }
+}
+
+/// Far past any list's end, and small enough that `(page - 1) × limit` cannot overflow.
+const MAX_PAGE: i64 = 1_000_000_000;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Page {
@@ -18,13 +31,19 @@ pub struct Page {
 
 impl Page {
     pub fn parse(query: &PageQuery) -> Result<Self, AppError> {
-        let page = query.page.unwrap_or(1);
-        let limit = query.limit.unwrap_or(20);
+        let page = number(query.page.as_deref(), "page", 1)?;
+        let limit = number(query.limit.as_deref(), "limit", 20)?;
         if page < 1 {
             return Err(AppError::invalid("page", "page must be 1 or more"));
         }
         if !(1..=100).contains(&limit) {
             return Err(AppError::invalid("limit", "limit must be 1 to 100"));
+        }
+        if page > MAX_PAGE {
+            return Err(AppError::invalid(
+                "page",
+                format!("page must be at most {MAX_PAGE}"),
+            ));
         }
         Ok(Page { page, limit })
     }

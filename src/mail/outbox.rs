@@ -34,6 +34,19 @@ pub async fn wake(queues: &Queues, mail_id: Uuid) {
     }
 }
 
+/// Deletes mails sent more than 7 days ago and failed ones older than 30 days (long enough to
+/// look into); pending mails are never pruned.
+pub async fn prune(client: &impl GenericClient) -> anyhow::Result<u64> {
+    Ok(client
+        .execute(
+            "DELETE FROM mails
+             WHERE (status = 'sent' AND created_at < now() - interval '7 days')
+                OR (status = 'failed' AND created_at < now() - interval '30 days')",
+            &[],
+        )
+        .await?)
+}
+
 /// Re-enqueues every mail that is due, pending and not being sent right now.
 pub async fn sweep(client: &impl GenericClient, queues: &Queues) -> anyhow::Result<usize> {
     let rows = client

@@ -69,8 +69,8 @@ async fn put_profile(
 struct ListQuery {
     search: Option<String>,
     role: Option<String>,
-    page: Option<i64>,
-    limit: Option<i64>,
+    page: Option<String>,
+    limit: Option<String>,
 }
 
 #[get("/api/v1/users")]
@@ -80,8 +80,8 @@ async fn list_users(
     query: web::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
     let page = Page::parse(&PageQuery {
-        page: query.page,
-        limit: query.limit,
+        page: query.page.clone(),
+        limit: query.limit.clone(),
     })?;
     let role = query
         .role

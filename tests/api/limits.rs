@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{spawn_app_with, PrivateRedis, TestApp};
 
 async fn login_status(app: &TestApp, path: &str, forwarded_for: Option<&str>) -> u16 {
     let mut request = app
@@ -113,4 +113,67 @@ async fn the_checker_routes_and_socket_upgrades_have_budgets_of_their_own() {
     assert!(refused.headers().contains_key("retry-after"));
     // The API's budget is untouched.
     assert_eq!(app.get("/api/v1/brands").await.status(), 401);
+}
+
+#[actix_web::test]
+async fn one_account_holds_at_most_its_share_of_sockets() {
+    let app = spawn_app_with(|settings| settings.realtime.max_sessions_per_user = 2).await;
+    crate::auth::verified_user(&app, "many@example.com", "user").await;
+    crate::auth::verified_user(&app, "other@example.com", "user").await;
+    let (token, _) = crate::auth::sign_in(&app, "many@example.com").await;
+    let (other, _) = crate::auth::sign_in(&app, "other@example.com").await;
+    let url = crate::live::ws_url(&app, &token);
+    let first = crate::live::try_open(&url).await.expect("the first socket");
+    let _second = crate::live::try_open(&url)
+        .await
+        .expect("the second socket");
+    assert_eq!(crate::live::try_open(&url).await.err(), Some(429));
+    // Another account is not affected.
+    let _theirs = crate::live::open(&app, &other).await;
+    // A socket closed frees its place.
+    first.close().await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match crate::live::try_open(&url).await {
+            Ok(_) => break,
+            Err(status) => {
+                assert_eq!(status, 429);
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the closed socket kept its place"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// PINGs the Redis at `url` has answered so far.
+async fn pings(url: &str) -> u64 {
+    let client = redis::Client::open(url).unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    stats
+        .lines()
+        .find_map(|line| line.strip_prefix("cmdstat_ping:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |calls| calls.parse().unwrap())
+}
+
+#[actix_web::test]
+async fn a_flood_of_readiness_checks_costs_the_services_one_check_a_second() {
+    let redis = PrivateRedis::start();
+    let url = redis.url();
+    let app = spawn_app_with(|settings| settings.redis.url = url.clone()).await;
+    let before = pings(&url).await;
+    let checks = (0..200).map(|_| app.get("/ready"));
+    let answers = futures_util::future::join_all(checks).await;
+    assert!(answers.iter().all(|response| response.status() == 200));
+    let spent = pings(&url).await - before;
+    // Without reuse: one PING (and one PostgreSQL query) per request.
+    assert!(spent < 20, "{spent} PINGs for 200 readiness checks");
 }

@@ -107,6 +107,98 @@ async fn ready_is_503_naming_postgres_when_its_database_is_gone() {
 }
 
 #[actix_web::test]
+async fn with_a_metrics_token_the_metrics_answer_only_to_it() {
+    let app = spawn_app_with(|settings| {
+        settings.metrics.token = "a scraper's token, not a user's".into();
+    })
+    .await;
+    assert_eq!(app.get("/metrics").await.status(), 401);
+    let wrong = app
+        .http
+        .get(app.url("/metrics"))
+        .bearer_auth("a guess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let right = app
+        .http
+        .get(app.url("/metrics"))
+        .bearer_auth("a scraper's token, not a user's")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 200);
+    assert!(right
+        .text()
+        .await
+        .unwrap()
+        .contains("hub_http_requests_total"));
+}
+
+#[actix_web::test]
+async fn the_worker_prunes_stale_rows_and_keeps_live_ones() {
+    let mut app = spawn_app().await;
+    let user = crate::auth::verified_user(&app, "prune@example.com", "user").await;
+    let id: uuid::Uuid = user["id"].as_str().unwrap().parse().unwrap();
+    let client = app.db.get().await.unwrap();
+    let statements = [
+        "INSERT INTO login_throttles (email, failures, updated_at) VALUES
+             ('stale@example.com', 2, now() - interval '2 days'),
+             ('fresh@example.com', 2, now())",
+        "INSERT INTO email_tokens (user_id, purpose, token_hash, expires_at, used_at) VALUES
+             ($1, 'verify_email', 'stale-used', now() + interval '1 day', now() - interval '2 days'),
+             ($1, 'reset_password', 'stale-expired', now() - interval '2 days', NULL),
+             ($1, 'reset_password', 'live', now() + interval '1 hour', NULL)",
+        "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at) VALUES
+             (gen_random_uuid(), $1, gen_random_uuid(), 'stale', now() - interval '60 days'),
+             (gen_random_uuid(), $1, gen_random_uuid(), 'live', now() + interval '1 day')",
+        "INSERT INTO mails (to_address, subject, body_text, kind, status, created_at) VALUES
+             ('a@example.com', 's', 'b', 'test', 'sent', now() - interval '8 days'),
+             ('a@example.com', 's', 'b', 'test', 'sent', now()),
+             ('a@example.com', 's', 'b', 'test', 'failed', now() - interval '8 days')",
+    ];
+    for statement in statements {
+        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = if statement.contains("$1") {
+            vec![&id]
+        } else {
+            vec![]
+        };
+        client.execute(statement, &params).await.unwrap();
+    }
+    let remaining = || async {
+        let row = client
+            .query_one(
+                "SELECT (SELECT count(*) FROM login_throttles),
+                        (SELECT count(*) FROM email_tokens),
+                        (SELECT count(*) FROM refresh_tokens),
+                        (SELECT count(*) FROM mails)",
+                &[],
+            )
+            .await
+            .unwrap();
+        (0..4).map(|n| row.get::<_, i64>(n)).collect::<Vec<_>>()
+    };
+    assert_eq!(remaining().await, [2, 3, 2, 3]);
+    app.start_worker();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while remaining().await != [1, 1, 1, 2] {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "left: {:?}",
+            remaining().await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let kept: String = client
+        .query_one("SELECT email FROM login_throttles", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(kept, "fresh@example.com");
+}
+
+#[actix_web::test]
 async fn metrics_count_requests_by_route_and_status() {
     let app = spawn_app().await;
     app.get("/health").await;
