@@ -69,7 +69,11 @@ pub async fn refuse(
     }
     if field.is_none() && may_have_body(req.method()) && is_json(&req) {
         // Over the body limit this is the usual 413; malformed JSON is left to the extractor.
-        let body = req.extract::<web::Bytes>().await?;
+        let body = match req.extract::<web::Bytes>().await {
+            Ok(body) => body,
+            // As a response, so the envelope is put around it like around any other.
+            Err(error) => return Ok(req.error_response(error).map_into_right_body()),
+        };
         // A NUL can only be written `\u0000` in JSON; a false alarm (`\\u0000`) is parsed away.
         if memchr::memmem::find(&body, b"\\u0000").is_some() {
             if let Ok(value) = serde_json::from_slice::<Value>(&body) {

@@ -75,6 +75,13 @@ pub async fn observe(
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(HEADER, value);
     }
+    if client.https {
+        // Reached over HTTPS (by a trusted proxy's word): browsers are to stay on HTTPS.
+        res.headers_mut().insert(
+            actix_web::http::header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     Ok(res)
 }
 

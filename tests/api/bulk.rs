@@ -56,6 +56,9 @@ async fn a_10000_domain_batch_reaches_2000_sessions_as_20_chunks_and_a_completio
     hub::cli::raise_open_file_limit();
     let mut app = spawn_app_with(|settings| {
         settings.realtime.client_timeout = Duration::from_secs(45);
+        // One test client stands for 2,000 dashboards.
+        settings.realtime.max_sessions_per_user = SESSIONS;
+        settings.rate_limit.socket = "10000/15m".parse().unwrap();
     })
     .await;
     let board = dashboard(&app, &[]).await;

@@ -92,6 +92,19 @@ async fn forwarded_addresses_count_only_from_trusted_proxies() {
         login_status(&proxied, login, Some("2001:db8:1:2::1")).await,
         401
     );
+
+    // `X-Forwarded-Proto: https` is believed from the proxy only: then browsers are told to stay.
+    for (app, believed) in [(&untrusting, false), (&proxied, true)] {
+        let response = app
+            .http
+            .get(app.url("/health"))
+            .header("x-forwarded-proto", "https")
+            .send()
+            .await
+            .unwrap();
+        let hsts = response.headers().get("strict-transport-security");
+        assert_eq!(hsts.is_some(), believed, "{hsts:?}");
+    }
 }
 
 #[actix_web::test]
