@@ -149,12 +149,17 @@ mod tests {
         }));
         let _ = running.await;
         // The thread is busy; one job may wait, the next is refused.
-        assert!(pool.queue.try_send(Box::new(|| ())).is_ok());
+        let (waited, waited_done) = tokio::sync::oneshot::channel();
+        let waiting: Job = Box::new(move || {
+            let _ = waited.send(());
+        });
+        assert!(pool.queue.try_send(waiting).is_ok());
         let refused = pool.run(|| ()).await.unwrap_err();
         assert_eq!(refused.status, 503);
         assert_eq!(refused.retry_after, Some(1));
         release.send(()).unwrap();
         assert!(busy.await.unwrap().is_ok());
+        waited_done.await.unwrap();
         assert!(pool.run(|| 7).await.is_ok_and(|n| n == 7));
     }
 }
