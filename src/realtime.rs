@@ -110,6 +110,20 @@ pub async fn revoke_sessions(
     crate::events::record(client, &event).await
 }
 
+/// As [`revoke_sessions`], for the sockets of one sign-in session only (signed out).
+pub async fn revoke_login_session(
+    client: &impl deadpool_postgres::GenericClient,
+    user: uuid::Uuid,
+    session: uuid::Uuid,
+) -> Result<(), tokio_postgres::Error> {
+    let event = hub_actors::Event::new(
+        format!("user:{user}"),
+        hub_actors::event::SESSIONS_REVOKED,
+        serde_json::json!({ "userId": user, "sessionId": session }),
+    );
+    crate::events::record(client, &event).await
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(connect);
 }
@@ -149,6 +163,7 @@ async fn connect(
     let grants = Grants {
         user_id: caller.id.to_string(),
         admin: caller.role.is_admin(),
+        login_session: caller.session.map(|session| session.to_string()),
     };
     let realtime = &state.settings.realtime;
     let settings = SessionSettings {

@@ -94,6 +94,7 @@ impl Stats {
 pub struct Join {
     pub session: SessionId,
     pub user_id: String,
+    pub login_session: Option<String>,
     pub link: Arc<Link>,
     pub topics: BTreeSet<String>,
 }
@@ -140,6 +141,7 @@ pub struct Resync(pub Option<Epoch>);
 
 struct Member {
     user_id: String,
+    login_session: Option<String>,
     link: Arc<Link>,
     topics: HashSet<String>,
 }
@@ -216,7 +218,8 @@ impl Broadcaster {
 
     /// Closes the sessions of the user whose topic (`user:<id>`) carried a revocation. Rare
     /// enough that a scan of the members beats keeping an index by user.
-    fn revoke(&mut self, topic: &str) {
+    /// Closes the user's sockets, or only those of one sign-in session.
+    fn revoke(&mut self, topic: &str, only: Option<&str>) {
         let Some(user_id) = topic.strip_prefix("user:") else {
             return;
         };
@@ -224,6 +227,7 @@ impl Broadcaster {
             .members
             .iter()
             .filter(|(_, member)| member.user_id == user_id)
+            .filter(|(_, member)| only.is_none() || member.login_session.as_deref() == only)
             .map(|(session, _)| *session)
             .collect();
         for session in revoked {
@@ -292,6 +296,7 @@ impl Handler<Join> for Broadcaster {
             join.session,
             Member {
                 user_id: join.user_id,
+                login_session: join.login_session,
                 link: join.link,
                 topics: HashSet::new(),
             },
@@ -334,7 +339,7 @@ impl Handler<Dispatch> for Broadcaster {
         for frame in &frames {
             self.dispatch(frame);
             if frame.name == SESSIONS_REVOKED {
-                self.revoke(&frame.topic);
+                self.revoke(&frame.topic, frame.revokes_session.as_deref());
             }
         }
     }

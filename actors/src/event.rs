@@ -140,6 +140,9 @@ pub struct Frame {
     pub topic: String,
     pub name: String,
     pub wire: Bytes,
+    /// For `session:revoked` naming one sign-in session (`data.sessionId`): only the sockets
+    /// opened with that session's tokens close; without it, every socket of the user does.
+    pub revokes_session: Option<String>,
 }
 
 impl Frame {
@@ -153,11 +156,16 @@ impl Frame {
             Value::from(topic),
             data.get()
         );
+        let revokes_session = (name == SESSIONS_REVOKED)
+            .then(|| serde_json::from_str::<Value>(data.get()).ok())
+            .flatten()
+            .and_then(|data| data.get("sessionId")?.as_str().map(str::to_owned));
         Some(Frame {
             cursor,
             topic: topic.to_owned(),
             name: name.to_owned(),
             wire: text_frame(&text),
+            revokes_session,
         })
     }
 

@@ -207,6 +207,7 @@ impl Actor for Session {
         let join = Join {
             session: self.id,
             user_id: self.grants.user_id.clone(),
+            login_session: self.grants.login_session.clone(),
             link: self.link.clone(),
             topics: self.topics.clone(),
         };

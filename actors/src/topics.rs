@@ -6,6 +6,8 @@
 pub struct Grants {
     pub user_id: String,
     pub admin: bool,
+    /// The sign-in session whose token opened the socket, when known.
+    pub login_session: Option<String>,
 }
 
 const OPEN: [&str; 2] = ["domains", "brands"];
@@ -43,6 +45,7 @@ mod tests {
 
     fn user(admin: bool) -> Grants {
         Grants {
+            login_session: None,
             user_id: "u1".into(),
             admin,
         }

@@ -17,6 +17,8 @@ use crate::users::types::Role;
 pub struct SignedIn {
     pub id: Uuid,
     pub role: Role,
+    /// The sign-in session (refresh-token family) of the token.
+    pub session: Option<Uuid>,
 }
 
 /// A signed-in admin or owner.
@@ -51,6 +53,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<SignedIn, App
         return Err(refused());
     }
     Ok(SignedIn {
+        session: claims.sid,
         id: claims.sub,
         role: Role::parse(&role).map_err(|_| refused())?,
     })

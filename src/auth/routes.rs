@@ -137,7 +137,7 @@ async fn verify_email(
 ) -> AppResult<HttpResponse> {
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
-    let user = store::consume_email_token(&tx, &token, Purpose::VerifyEmail)
+    let user = use_link(&tx, &token, Purpose::VerifyEmail)
         .await?
         .ok_or_else(|| {
             AppError::bad_request("This verification link is invalid, used or expired")
@@ -149,6 +149,24 @@ async fn verify_email(
         "Email verified. You can sign in now",
         json!({ "user": user }),
     ))
+}
+
+/// Uses up a mailed link and answers its account, locked. The account's row is locked before the
+/// link's, the order every change of an account takes (registration, password changes), so two
+/// of them never wait on each other.
+async fn use_link(
+    tx: &impl deadpool_postgres::GenericClient,
+    token: &str,
+    purpose: Purpose,
+) -> AppResult<Option<uuid::Uuid>> {
+    let Some(user) = store::email_token_user(tx, token, purpose).await? else {
+        return Ok(None);
+    };
+    if users::find_for_update(tx, user).await?.is_none() {
+        return Ok(None);
+    }
+    let used = store::consume_email_token(tx, token, purpose).await?;
+    Ok(used.filter(|owner| *owner == user))
 }
 
 #[derive(Deserialize)]
@@ -307,8 +325,12 @@ async fn logout(
     )
     .filter(|claims| claims.sub == caller.id)
     .ok_or_else(|| AppError::invalid("refreshToken", "Not a refresh token of yours"))?;
-    let client = state.db.get().await?;
-    store::end_session(&client, claims.jti, caller.id).await?;
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    if let Some(session) = store::end_session(&tx, claims.jti, caller.id).await? {
+        crate::realtime::revoke_login_session(&tx, caller.id, session).await?;
+    }
+    tx.commit().await?;
     Ok(envelope::ok("Signed out", json!(null)))
 }
 
@@ -354,11 +376,13 @@ async fn reset_password(
         .ok_or_else(bad_link)?;
     let hash = password::hash(&password, state.settings.auth.bcrypt_cost).await?;
     let tx = client.transaction().await?;
-    let user = store::consume_email_token(&tx, &body.token, Purpose::ResetPassword)
+    let user = use_link(&tx, &body.token, Purpose::ResetPassword)
         .await?
         .ok_or_else(bad_link)?;
-    // The link proved the mailbox, and the password is now the mailbox owner's.
+    // The link proved the mailbox, and the password is now the mailbox owner's: the address is
+    // verified, and the verification links of whoever registered it are void.
     users::mark_verified(&tx, user).await?;
+    store::void_email_tokens(&tx, user, Purpose::VerifyEmail).await?;
     let (user, mail_id) = sessions::replace_password(&tx, user, &hash).await?;
     crate::realtime::revoke_sessions(&tx, user.id).await?;
     crate::users::record(&tx, "user:updated", &user).await?;

@@ -141,6 +141,10 @@ pub async fn rotate_refresh_token(
             "UPDATE refresh_tokens SET rotated_at = now()
              WHERE id = $1 AND token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL
                AND expires_at > now()
+               -- A session ended (signed out, reuse detected) while this token was being rotated.
+               AND NOT EXISTS (SELECT 1 FROM refresh_tokens ended
+                               WHERE ended.family_id = refresh_tokens.family_id
+                                 AND ended.revoked_at IS NOT NULL)
              RETURNING user_id, family_id",
             &[&jti, &digest(token)],
         )
@@ -171,17 +175,28 @@ pub async fn rotate_refresh_token(
 }
 
 /// Ends the session (refresh-token family) of the refresh token `jti`: its refresh tokens stop
-/// working, and so do the access tokens issued with them.
-pub async fn end_session(client: &impl GenericClient, jti: Uuid, user: Uuid) -> AppResult<()> {
-    client
-        .execute(
-            "UPDATE refresh_tokens SET revoked_at = now()
-             WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE id = $1 AND user_id = $2)
-               AND revoked_at IS NULL",
+/// working, and so do the access tokens issued with them. Answers the session's id.
+pub async fn end_session(
+    client: &impl GenericClient,
+    jti: Uuid,
+    user: Uuid,
+) -> AppResult<Option<Uuid>> {
+    let family = client
+        .query_opt(
+            "SELECT family_id FROM refresh_tokens WHERE id = $1 AND user_id = $2",
             &[&jti, &user],
         )
-        .await?;
-    Ok(())
+        .await?
+        .map(|row| row.get::<_, Uuid>(0));
+    if let Some(family) = family {
+        client
+            .execute(
+                "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
+                &[&family],
+            )
+            .await?;
+    }
+    Ok(family)
 }
 
 /// What the prune removed, per table.

@@ -42,9 +42,11 @@ pub async fn create_verified(
 }
 
 /// A registration: a new, unverified account, or, for an address whose earlier registration was
-/// never verified, that registration replaced (name, phone and password: whoever registered it
-/// first never proved the mailbox, and may not have been its owner). The flag says a registration
-/// was replaced; an address of a verified account is a 409.
+/// never verified and is older than 30 minutes, that registration replaced (name, phone
+/// and password: whoever made it never proved the mailbox, and may not have been its owner). The
+/// flag says a registration was replaced. A verified address, or a registration made within the
+/// last 30 minutes, is a 409: its owner can still prove the mailbox with a password reset, and a
+/// squatter cannot swap their password in under a link the owner just asked for.
 pub async fn register(
     client: &impl GenericClient,
     name: &PersonName,
@@ -60,7 +62,7 @@ pub async fn register(
                      name = EXCLUDED.name, phone = EXCLUDED.phone,
                      password_hash = EXCLUDED.password_hash, created_at = now(),
                      updated_at = clock_timestamp()
-                 WHERE u.email_verified_at IS NULL
+                 WHERE u.email_verified_at IS NULL AND u.created_at < now() - interval '30 minutes'
                  RETURNING {USER_COLUMNS}, (xmax <> 0) AS replaced"
             ),
             &[&name.as_str(), &email.as_str(), &phone, &password_hash],

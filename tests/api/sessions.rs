@@ -285,8 +285,35 @@ async fn change_password_locks_after_the_allowed_wrong_guesses() {
     assert_eq!(login(&app, "guess@example.com", PASSWORD).await.0, 200);
 }
 
+/// The bodies of the mails queued to `address`, oldest first.
+async fn mails_to(app: &TestApp, address: &str) -> Vec<String> {
+    let client = app.db.get().await.unwrap();
+    client
+        .query(
+            "SELECT body_text FROM mails WHERE to_address = $1 ORDER BY created_at",
+            &[&address],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+fn token_after<'a>(text: &'a str, marker: &str) -> &'a str {
+    let start = text.find(marker).unwrap() + marker.len();
+    text[start..].split_whitespace().next().unwrap()
+}
+
+async fn verify_status(app: &TestApp, token: &str) -> u16 {
+    app.get(&format!("/api/v1/auth/verify-email/{token}"))
+        .await
+        .status()
+        .as_u16()
+}
+
 #[actix_web::test]
-async fn registering_an_unverified_address_again_replaces_the_squatter() {
+async fn a_squatted_address_is_won_back_by_its_mailbox() {
     let app = spawn_app().await;
     let register = |name: &'static str, password: &'static str| {
         post(
@@ -295,21 +322,82 @@ async fn registering_an_unverified_address_again_replaces_the_squatter() {
             json!({"name": name, "email": "victim@example.com", "password": password}),
         )
     };
-    let (status, _) = register("Click here: evil.example", "squatter password").await;
-    assert_eq!(status, 201);
+    assert_eq!(
+        register("Click here: evil.example", "squatter password")
+            .await
+            .0,
+        201
+    );
+    // A fresh registration is not replaced: the owner proves the mailbox with a reset instead.
+    assert_eq!(register("Victim", "victim's own password").await.0, 409);
+    let (status, _) = post(
+        &app,
+        "/api/v1/auth/forgot-password",
+        json!({"email": "victim@example.com"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mails = mails_to(&app, "victim@example.com").await;
+    assert_eq!(mails.len(), 2);
+    assert!(
+        mails.iter().all(|text| !text.contains("evil.example")),
+        "a mail to an unverified address echoed the typed name: {mails:?}"
+    );
+    let squatter_link = token_after(&mails[0], "/verify-email/");
+    let reset_link = token_after(&mails[1], "?token=");
+    let (status, body) = post(
+        &app,
+        "/api/v1/auth/reset-password",
+        json!({"token": reset_link, "password": "victim's own password"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        verify_status(&app, squatter_link).await,
+        400,
+        "the squatter's link is void"
+    );
+    assert_eq!(
+        login(&app, "victim@example.com", "squatter password")
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        login(&app, "victim@example.com", "victim's own password")
+            .await
+            .0,
+        200
+    );
+}
+
+#[actix_web::test]
+async fn an_old_unverified_registration_is_replaced_by_a_new_one() {
+    let app = spawn_app().await;
+    let register = |name: &'static str, password: &'static str| {
+        post(
+            &app,
+            "/api/v1/auth/register",
+            json!({"name": name, "email": "victim@example.com", "password": password}),
+        )
+    };
+    assert_eq!(
+        register("Click here: evil.example", "squatter password")
+            .await
+            .0,
+        201
+    );
     let client = app.db.get().await.unwrap();
-    let (status, body) = register("Victim", "victim's own password").await;
-    assert_eq!(status, 201, "{body}");
-    let mails: Vec<String> = client
-        .query(
-            "SELECT body_text FROM mails WHERE to_address = 'victim@example.com' ORDER BY created_at",
+    client
+        .execute(
+            "UPDATE users SET created_at = now() - interval '31 minutes'",
             &[],
         )
         .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+        .unwrap();
+    let (status, body) = register("Victim", "victim's own password").await;
+    assert_eq!(status, 201, "{body}");
+    let mails = mails_to(&app, "victim@example.com").await;
     assert_eq!(mails.len(), 2);
     assert!(
         mails
@@ -317,30 +405,21 @@ async fn registering_an_unverified_address_again_replaces_the_squatter() {
             .all(|text| !text.contains("evil.example") && !text.contains("Victim")),
         "a mail to an unverified address echoed the typed name: {mails:?}"
     );
-    let link = |text: &str| {
-        let start = text.find("/verify-email/").unwrap() + "/verify-email/".len();
-        text[start..].split_whitespace().next().unwrap().to_owned()
-    };
-    let app = &app;
-    let verify = |token: String| async move {
-        app.get(&format!("/api/v1/auth/verify-email/{token}"))
-            .await
-            .status()
-            .as_u16()
-    };
+    let squatter_link = token_after(&mails[0], "/verify-email/");
+    let own_link = token_after(&mails[1], "/verify-email/");
     assert_eq!(
-        verify(link(&mails[0])).await,
+        verify_status(&app, squatter_link).await,
         400,
         "the squatter's link verifies nothing"
     );
-    assert_eq!(verify(link(&mails[1])).await, 200);
+    assert_eq!(verify_status(&app, own_link).await, 200);
     assert_eq!(
-        login(app, "victim@example.com", "squatter password")
+        login(&app, "victim@example.com", "squatter password")
             .await
             .0,
         401
     );
-    let (status, body) = login(app, "victim@example.com", "victim's own password").await;
+    let (status, body) = login(&app, "victim@example.com", "victim's own password").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["user"]["name"], "Victim");
     let users: i64 = client
@@ -349,4 +428,58 @@ async fn registering_an_unverified_address_again_replaces_the_squatter() {
         .unwrap()
         .get(0);
     assert_eq!(users, 1);
+}
+
+#[actix_web::test]
+async fn links_and_password_changes_of_one_account_racing_never_deadlock() {
+    let app = spawn_app_with(|settings| settings.rate_limit.enabled = false).await;
+    for round in 0..20 {
+        let email = format!("deadlock{round}@example.com");
+        let user = verified_user(&app, &email, "user").await;
+        let (access, _) = sign_in(&app, &email).await;
+        let first = reset_token(&app, &user).await;
+        let second = reset_token(&app, &user).await;
+        let reset = |token: String| {
+            post(
+                &app,
+                "/api/v1/auth/reset-password",
+                json!({"token": token, "password": "a brand new password"}),
+            )
+        };
+        let change = post_as(
+            &app,
+            "/api/v1/auth/change-password",
+            &access,
+            json!({"currentPassword": PASSWORD, "newPassword": "another new password"}),
+        );
+        let (a, b, c) = tokio::join!(reset(first), reset(second), change);
+        for (status, body) in [&a, &b, &c] {
+            assert_ne!(*status, 500, "round {round}: {body}");
+        }
+        assert_eq!(
+            [a.0, b.0].iter().filter(|status| **status == 200).count(),
+            1,
+            "round {round}: exactly one of two reset links works: {a:?} {b:?}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_signed_out_session_loses_its_open_socket_and_keeps_the_others() {
+    let app = spawn_app().await;
+    verified_user(&app, "sockets@example.com", "user").await;
+    let (access, refresh_token) = sign_in(&app, "sockets@example.com").await;
+    let (other_access, _) = sign_in(&app, "sockets@example.com").await;
+    let mut mine = crate::live::open(&app, &access).await;
+    let mut other = crate::live::open(&app, &other_access).await;
+    let (status, _) = post_as(
+        &app,
+        "/api/v1/auth/logout",
+        &access,
+        json!({ "refreshToken": refresh_token }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(mine.close_code(Duration::from_secs(5)).await, Some(1008));
+    assert_eq!(other.close_code(Duration::from_millis(1500)).await, None);
 }
