@@ -118,8 +118,14 @@ pub async fn failed(
             ],
         )
         .await?;
-    Ok(Verdict::Locked {
-        seconds: row.as_ref().map_or(1, seconds_left),
+    Ok(match row {
+        Some(row) => Verdict::Locked {
+            seconds: seconds_left(&row),
+        },
+        // A correct password cleared the record meanwhile: this guess starts a new count.
+        None => Verdict::Retry {
+            attempts_remaining: max,
+        },
     })
 }
 

@@ -3,6 +3,7 @@
 //! a page of domains is not kept waiting behind it. The pool's queue is bounded: when it is full a
 //! request answers 503 at once instead of queueing work (and memory) without limit.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -19,6 +20,9 @@ const QUEUED_PER_THREAD: usize = 32;
 /// Threads that run hashing jobs, fed through a bounded queue.
 pub struct HashingPool {
     queue: SyncSender<Job>,
+    /// Jobs sent and not yet started.
+    waiting: Arc<AtomicUsize>,
+    capacity: usize,
 }
 
 impl HashingPool {
@@ -46,7 +50,16 @@ impl HashingPool {
                 tracing::error!(%error, "starting a password hashing thread");
             }
         }
-        HashingPool { queue }
+        HashingPool {
+            queue,
+            waiting: Arc::default(),
+            capacity: queued,
+        }
+    }
+
+    /// Whether a job sent now would be queued (a hint: others may fill the queue meanwhile).
+    pub fn has_room(&self) -> bool {
+        self.waiting.load(Ordering::Relaxed) < self.capacity
     }
 
     /// Runs `work` on the pool; 503 when its queue is full.
@@ -55,22 +68,40 @@ impl HashingPool {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> AppResult<T> {
         let (done, result) = tokio::sync::oneshot::channel();
+        let waiting = self.waiting.clone();
+        waiting.fetch_add(1, Ordering::Relaxed);
+        let started = waiting.clone();
         let job: Job = Box::new(move || {
+            started.fetch_sub(1, Ordering::Relaxed);
             let _ = done.send(work());
         });
-        self.queue.try_send(job).map_err(|error| match error {
-            TrySendError::Full(_) => {
-                let mut busy = AppError::unavailable(
-                    "Too many password checks are waiting; try again in a moment",
-                );
-                busy.retry_after = Some(1);
-                busy
-            }
-            TrySendError::Disconnected(_) => {
-                AppError::internal(anyhow::anyhow!("the hashing pool stopped"))
+        self.queue.try_send(job).map_err(|error| {
+            waiting.fetch_sub(1, Ordering::Relaxed);
+            match error {
+                TrySendError::Full(_) => busy(),
+                TrySendError::Disconnected(_) => {
+                    AppError::internal(anyhow::anyhow!("the hashing pool stopped"))
+                }
             }
         })?;
         result.await.map_err(AppError::internal)
+    }
+}
+
+fn busy() -> AppError {
+    let mut busy =
+        AppError::unavailable("Too many password checks are waiting; try again in a moment");
+    busy.retry_after = Some(1);
+    busy
+}
+
+/// 503 at once when the hashing queue is full: before an attempt is counted against a lockout,
+/// so a flood of requests cannot spend other people's attempts.
+pub fn ensure_room() -> AppResult<()> {
+    if pool().has_room() {
+        Ok(())
+    } else {
+        Err(busy())
     }
 }
 
@@ -149,17 +180,22 @@ mod tests {
         }));
         let _ = running.await;
         // The thread is busy; one job may wait, the next is refused.
+        assert!(pool.has_room());
         let (waited, waited_done) = tokio::sync::oneshot::channel();
-        let waiting: Job = Box::new(move || {
+        let waiting = tokio::spawn(pool.run(move || {
             let _ = waited.send(());
-        });
-        assert!(pool.queue.try_send(waiting).is_ok());
+        }));
+        while pool.has_room() {
+            tokio::task::yield_now().await;
+        }
         let refused = pool.run(|| ()).await.unwrap_err();
         assert_eq!(refused.status, 503);
         assert_eq!(refused.retry_after, Some(1));
         release.send(()).unwrap();
         assert!(busy.await.unwrap().is_ok());
         waited_done.await.unwrap();
+        assert!(waiting.await.unwrap().is_ok());
+        assert!(pool.has_room());
         assert!(pool.run(|| 7).await.is_ok_and(|n| n == 7));
     }
 }

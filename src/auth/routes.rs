@@ -211,6 +211,7 @@ async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> AppRes
     if body.password.is_empty() {
         return Err(AppError::invalid("password", "Password is required"));
     }
+    password::ensure_room()?;
     let client = state.db.get().await?;
     let failures = match lockout::enter(&client, email.as_str(), auth).await? {
         Gate::Open { failures } => failures,
@@ -413,6 +414,7 @@ async fn change_password(
     let new_password = Password::parse(&body.new_password, "newPassword")?;
     let mut client = state.db.get().await?;
     let key = lockout::user_key(caller.id);
+    password::ensure_room()?;
     let failures = match lockout::enter(&client, &key, auth).await? {
         Gate::Open { failures } => failures,
         Gate::Locked { seconds_left } => return Err(locked(seconds_left)),

@@ -258,8 +258,9 @@ impl Settings {
         self.environment == "production"
     }
 
-    /// Production and staging: no laptop settings.
+    /// Every environment but development and test (production, staging, or any other name): no
+    /// laptop settings.
     pub fn has_production_rules(&self) -> bool {
-        matches!(self.environment.as_str(), "production" | "staging")
+        !matches!(self.environment.as_str(), "development" | "test")
     }
 }

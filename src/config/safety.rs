@@ -122,6 +122,12 @@ fn production_problems(settings: &Settings, problems: &mut Vec<String>) {
             settings.server.public_url
         ));
     }
+    let metrics_token = settings.metrics.token.len();
+    if metrics_token > 0 && metrics_token < MIN_SECRET_BYTES {
+        problems.push(format!(
+            "metrics.token is {metrics_token} bytes; it must be at least {MIN_SECRET_BYTES}"
+        ));
+    }
     if settings.smtp.host.trim().is_empty() {
         problems.push(
             "smtp.host is not set: verification and reset links would only be written to files"
@@ -138,6 +144,12 @@ pub fn refuse_unsafe(settings: &Settings) -> Result<(), ConfigError> {
         production_problems(settings, &mut problems);
     }
     if problems.is_empty() {
+        if settings.has_production_rules() && settings.metrics.token.is_empty() {
+            tracing::warn!(
+                "metrics.token is not set: /metrics answers anyone who reaches this process; \
+                 set HUB__METRICS__TOKEN or keep /metrics off the public proxy"
+            );
+        }
         if settings.has_production_rules() && !settings.checker.require_key {
             tracing::warn!(
                 "checker.require_key = false and checker.allow_open = true: ANYONE can read the \

@@ -20,20 +20,27 @@ fn trusted(address: IpAddr, proxies: &[Cidr]) -> bool {
     proxies.iter().any(|proxy| proxy.contains(address))
 }
 
-/// An `X-Forwarded-For` hop: an address, possibly with a port (`[::1]:80`, `10.0.0.1:5000`).
-fn hop(text: &str) -> Option<IpAddr> {
-    let text = text.trim();
-    text.parse::<IpAddr>()
+/// An `X-Forwarded-For` hop: an address, possibly bracketed or with a port (`[::1]`, `[::1]:80`,
+/// `10.0.0.1:5000`). Anything else (not even text) is `None`.
+fn hop(raw: &[u8]) -> Option<IpAddr> {
+    let text = std::str::from_utf8(raw).ok()?.trim();
+    let unbracketed = text
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .unwrap_or(text);
+    unbracketed
+        .parse::<IpAddr>()
         .ok()
         .or_else(|| text.parse::<SocketAddr>().ok().map(|socket| socket.ip()))
         .map(canonical)
 }
 
-fn header_values<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = &'a str> {
+/// The comma-separated items of every `name` header, as raw bytes: a byte that is not text in
+/// one item (written by the client) does not hide the items the proxies appended after it.
+fn header_items<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = &'a [u8]> {
     headers
         .get_all(name)
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
+        .flat_map(|value| value.as_bytes().split(|byte| *byte == b','))
 }
 
 pub fn resolve(peer: Option<IpAddr>, headers: &HeaderMap, proxies: &[Cidr]) -> ClientAddr {
@@ -49,19 +56,19 @@ pub fn resolve(peer: Option<IpAddr>, headers: &HeaderMap, proxies: &[Cidr]) -> C
             https: false,
         };
     }
-    let hops: Vec<&str> = header_values(headers, "x-forwarded-for").collect();
+    let hops: Vec<&[u8]> = header_items(headers, "x-forwarded-for").collect();
     let mut client = peer;
-    for text in hops.iter().rev() {
+    for raw in hops.iter().rev() {
         // A hop that is not an address was written by someone we do not trust: stop before it.
-        let Some(address) = hop(text) else { break };
+        let Some(address) = hop(raw) else { break };
         client = address;
         if !trusted(address, proxies) {
             break;
         }
     }
-    let https = header_values(headers, "x-forwarded-proto")
+    let https = header_items(headers, "x-forwarded-proto")
         .last()
-        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"));
+        .is_some_and(|proto| proto.trim_ascii().eq_ignore_ascii_case(b"https"));
     ClientAddr {
         ip: Some(client),
         https,
@@ -135,6 +142,22 @@ mod tests {
         assert_eq!(
             resolve(Some(ip("10.0.0.2")), &with_port, &proxies).ip,
             Some(ip("2001:db8::1"))
+        );
+        let bracketed = headers(&[("x-forwarded-for", "[2001:db8::2]")]);
+        assert_eq!(
+            resolve(Some(ip("10.0.0.2")), &bracketed, &proxies).ip,
+            Some(ip("2001:db8::2"))
+        );
+
+        // A client's non-text byte does not hide the address its proxy appended.
+        let mut dirty = HeaderMap::new();
+        dirty.append(
+            HeaderName::from_static("x-forwarded-for"),
+            HeaderValue::from_bytes(b"\xff\xfe, 7.7.7.7").unwrap(),
+        );
+        assert_eq!(
+            resolve(Some(ip("10.0.0.2")), &dirty, &proxies).ip,
+            Some(ip("7.7.7.7"))
         );
     }
 }

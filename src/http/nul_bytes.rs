@@ -81,6 +81,11 @@ pub async fn refuse(
             }
         }
         req.set_payload(actix_web::dev::Payload::from(body));
+        // The bytes put back are decoded already; the handler must not decode them again.
+        req.headers_mut()
+            .remove(actix_web::http::header::CONTENT_ENCODING);
+        req.headers_mut()
+            .remove(actix_web::http::header::CONTENT_LENGTH);
     }
     if let Some(field) = field {
         let error = AppError::invalid(&field, REFUSAL);

@@ -1,12 +1,14 @@
 //! Per-client request budgets, one fixed window each: `rate_limit.auth` on `/api/v1/auth/*`,
-//! `rate_limit.api` on the rest of `/api/v1`, `rate_limit.checker` on the checker's seed routes and
+//! `rate_limit.api` on the rest of `/api/v1` and `/metrics`, `rate_limit.checker` on the checker's seed routes and
 //! `rate_limit.socket` on WebSocket upgrades. Over budget answers 429 with `Retry-After`.
 //!
 //! Requests are classified on the path the router matches (percent-decoded), not on the raw one,
 //! so `/%61pi/v1/auth/login` is the login it reaches. Clients are keyed by [`ClientAddr`], IPv6 by
 //! its /64 (one host owns a whole /64). Memory is bounded: the counters live in shards, each
-//! cleared when its window turns over, and a full shard counts newcomers in one shared overflow
-//! budget. Budgets are kept per process: behind a load balancer each instance counts its share.
+//! cleared when its window turns over; a full shard counts newcomers by their network (IPv4 /24,
+//! IPv6 /48), so one attacker's many addresses share a budget without taking everyone else's, and
+//! only past twice its size does a shard count the rest in one overflow budget (and log it).
+//! Budgets are kept per process: behind a load balancer each instance counts its share.
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
@@ -37,11 +39,22 @@ const SHARDS: usize = 16;
 /// Clients counted per shard and budget before newcomers share the overflow budget.
 const CLIENTS_PER_SHARD: usize = 8192;
 
-/// Whom a count belongs to: an IPv4 address, an IPv6 /64, or the shared overflow.
+/// Whom a count belongs to: an IPv4 address or IPv6 /64, a network (when the shard is full), or
+/// the shared overflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum ClientKey {
     Address(IpAddr),
+    Network(IpAddr),
     Overflow,
+}
+
+fn network_of(ip: IpAddr) -> ClientKey {
+    match ip {
+        IpAddr::V4(v4) => ClientKey::Network(IpAddr::V4((u32::from(v4) & 0xffff_ff00).into())),
+        IpAddr::V6(v6) => {
+            ClientKey::Network(IpAddr::V6((u128::from(v6) & (u128::MAX << 80)).into()))
+        }
+    }
 }
 
 fn key_of(ip: IpAddr) -> ClientKey {
@@ -58,6 +71,8 @@ fn key_of(ip: IpAddr) -> ClientKey {
 struct Window {
     number: u64,
     counts: HashMap<ClientKey, u32>,
+    /// Whether this window has logged that it overflowed.
+    overflowed: bool,
 }
 
 #[derive(Default)]
@@ -89,7 +104,7 @@ impl RateLimiter {
         }
         let budget = if path.starts_with("/api/v1/auth/") {
             Budget::Auth
-        } else if path.starts_with("/api/v1/") {
+        } else if path.starts_with("/api/v1/") || path == "/metrics" {
             Budget::Api
         } else if path == "/api/urls" || path.starts_with("/api/urls/") {
             Budget::Checker
@@ -121,11 +136,25 @@ impl RateLimiter {
         if window.number != number {
             window.number = number;
             window.counts.clear();
+            window.overflowed = false;
         }
-        let key = if window.counts.len() >= CLIENTS_PER_SHARD && !window.counts.contains_key(&key) {
-            ClientKey::Overflow
-        } else {
+        let full = window.counts.len() >= CLIENTS_PER_SHARD;
+        let key = if !full || window.counts.contains_key(&key) {
             key
+        } else {
+            let network = network_of(ip);
+            if window.counts.len() < 2 * CLIENTS_PER_SHARD || window.counts.contains_key(&network) {
+                network
+            } else {
+                if !window.overflowed {
+                    window.overflowed = true;
+                    tracing::warn!(
+                        ?budget,
+                        "rate limiter full: further new clients share one budget this window"
+                    );
+                }
+                ClientKey::Overflow
+            }
         };
         let count = window.counts.entry(key).or_insert(0);
         if *count >= spec.requests {
@@ -205,24 +234,32 @@ mod tests {
     }
 
     #[test]
-    fn memory_stays_bounded_and_newcomers_beyond_it_share_one_budget() {
+    fn memory_stays_bounded_and_a_flood_of_addresses_shares_its_networks_budget() {
         let limiter = limiter("3/1m");
         let (budget, spec) = limiter.budget_for("/api/v1/auth/login").unwrap();
-        let mut refused = 0;
-        for n in 0..(SHARDS * CLIENTS_PER_SHARD * 2) as u32 {
-            let ip = IpAddr::V4(n.into());
-            if limiter.take(budget, spec, ip).is_err() {
-                refused += 1;
+        // One attacker's 300,000 /64s (in five /48s): far more clients than the limiter holds.
+        let attacker = u128::from("2001:db8::".parse::<std::net::Ipv6Addr>().unwrap());
+        let mut let_through = 0;
+        for n in 0..300_000u128 {
+            let ip = IpAddr::V6((attacker | (n << 64)).into());
+            if limiter.take(budget, spec, ip).is_ok() {
+                let_through += 1;
             }
         }
         for shard in &limiter.shards {
             let shard = shard.lock().unwrap();
-            assert!(shard.windows[budget as usize].counts.len() <= CLIENTS_PER_SHARD + 1);
+            assert!(shard.windows[budget as usize].counts.len() <= 2 * CLIENTS_PER_SHARD + 1);
         }
-        // Every client beyond the bound went through a shard's overflow, of 3 each.
+        // Each shard let in the clients it holds, then 3 per /48 of the attacker's.
         assert!(
-            refused >= SHARDS * CLIENTS_PER_SHARD - 3 * SHARDS,
-            "{refused}"
+            let_through <= SHARDS * (CLIENTS_PER_SHARD + 5 * 3),
+            "{let_through}"
         );
+        // A newcomer from elsewhere still has a budget of its own.
+        let newcomer: IpAddr = "198.51.100.7".parse().unwrap();
+        for _ in 0..3 {
+            assert!(limiter.take(budget, spec, newcomer).is_ok());
+        }
+        assert!(limiter.take(budget, spec, newcomer).is_err());
     }
 }

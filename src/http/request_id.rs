@@ -51,7 +51,7 @@ pub async fn observe(
         request_id = %id,
         client = %client.ip.map_or_else(|| "-".to_owned(), |ip| ip.to_string()),
         method = %req.method(),
-        path = %loggable_path(req.path()),
+        path = %loggable_path(req.match_info().as_str()),
     );
     let started = Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;

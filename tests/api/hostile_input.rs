@@ -86,6 +86,35 @@ async fn a_nul_character_anywhere_is_a_400_naming_where() {
 }
 
 #[actix_web::test]
+async fn a_nul_in_the_path_is_a_400_and_compressed_bodies_still_work() {
+    use std::io::Write;
+
+    let app = spawn_app().await;
+    let board = dashboard(&app, &["one.com"]).await;
+    let (status, answer) = json(app.get("/api/v1/auth/verify-email/ab%00cd").await).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["errors"][0]["field"], "path");
+
+    // The NUL check reads the body; a gzip-encoded one still reaches the handler decoded once.
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzip.write_all(br#"{"name": "Zipped", "code": "ZP"}"#)
+        .unwrap();
+    let response = app
+        .http
+        .post(app.url("/api/v1/brands"))
+        .bearer_auth(&board.admin)
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(gzip.finish().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let (status, answer) = json(response).await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["data"]["brand"]["name"], "Zipped");
+}
+
+#[actix_web::test]
 async fn a_page_past_any_list_is_a_400_not_an_overflow() {
     let app = spawn_app().await;
     let board = dashboard(&app, &["one.com"]).await;

@@ -126,6 +126,25 @@ async fn production_refuses_laptop_settings_naming_each_key() {
 }
 
 #[actix_web::test]
+async fn every_environment_but_development_and_test_keeps_the_production_rules() {
+    for environment in ["staging", "prod"] {
+        let mut env = production();
+        env.retain(|(name, _)| *name != "HUB_ENV" && *name != "HUB__SMTP__HOST");
+        env.push(("HUB_ENV", environment));
+        env.push(("HUB__METRICS__TOKEN", "short"));
+        let output = hub("worker", &env).await;
+        let text = stderr(&output);
+        assert!(!output.status.success());
+        assert!(
+            text.contains(&format!("refusing to run (HUB_ENV={environment})")),
+            "{text}"
+        );
+        assert!(text.contains("smtp.host"), "{text}");
+        assert!(text.contains("metrics.token is 5 bytes"), "{text}");
+    }
+}
+
+#[actix_web::test]
 async fn production_runs_the_checker_routes_open_only_when_told_twice_and_says_so() {
     let mut env = production();
     env.push(("HUB__CHECKER__REQUIRE_KEY", "false"));

@@ -227,6 +227,18 @@ async fn a_reset_with_a_bad_link_costs_no_password_hash() {
         spent < Duration::from_millis(1500),
         "hashing took {spent:?}"
     );
+    // The measure sees hashing when there is some: a good link costs one hash.
+    let user = verified_user(&app, "measured@example.com", "user").await;
+    let token = reset_token(&app, &user).await;
+    let before = hashing_cpu();
+    let (status, _) = post(
+        &app,
+        "/api/v1/auth/reset-password",
+        json!({"token": token, "password": "a brand new password"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(hashing_cpu().saturating_sub(before) >= Duration::from_millis(100));
 }
 
 #[actix_web::test]
