@@ -317,6 +317,15 @@ fn token_after<'a>(text: &'a str, marker: &str) -> &'a str {
     text[start..].split_whitespace().next().unwrap()
 }
 
+async fn register_victim(app: &TestApp, name: &str, password: &str) -> (u16, Value) {
+    post(
+        app,
+        "/api/v1/auth/register",
+        json!({"name": name, "email": "victim@example.com", "password": password}),
+    )
+    .await
+}
+
 async fn verify_status(app: &TestApp, token: &str) -> u16 {
     app.get(&format!("/api/v1/auth/verify-email/{token}"))
         .await
@@ -327,13 +336,7 @@ async fn verify_status(app: &TestApp, token: &str) -> u16 {
 #[actix_web::test]
 async fn a_squatted_address_is_won_back_by_its_mailbox() {
     let app = spawn_app().await;
-    let register = |name: &'static str, password: &'static str| {
-        post(
-            &app,
-            "/api/v1/auth/register",
-            json!({"name": name, "email": "victim@example.com", "password": password}),
-        )
-    };
+    let register = |name, password| register_victim(&app, name, password);
     assert_eq!(
         register("Click here: evil.example", "squatter password")
             .await
@@ -386,13 +389,7 @@ async fn a_squatted_address_is_won_back_by_its_mailbox() {
 #[actix_web::test]
 async fn an_old_unverified_registration_is_replaced_by_a_new_one() {
     let app = spawn_app().await;
-    let register = |name: &'static str, password: &'static str| {
-        post(
-            &app,
-            "/api/v1/auth/register",
-            json!({"name": name, "email": "victim@example.com", "password": password}),
-        )
-    };
+    let register = |name, password| register_victim(&app, name, password);
     assert_eq!(
         register("Click here: evil.example", "squatter password")
             .await
