@@ -465,10 +465,11 @@ async fn links_and_password_changes_of_one_account_racing_never_deadlock() {
         for (status, body) in [&a, &b, &c] {
             assert_ne!(*status, 500, "round {round}: {body}");
         }
-        assert_eq!(
-            [a.0, b.0].iter().filter(|status| **status == 200).count(),
-            1,
-            "round {round}: exactly one of two reset links works: {a:?} {b:?}"
+        // A password change voids unused reset links, so if it came first, neither works.
+        let worked = [a.0, b.0].iter().filter(|status| **status == 200).count();
+        assert!(
+            worked <= 1,
+            "round {round}: two links of one account both worked"
         );
     }
 }
