@@ -92,19 +92,3 @@ pub fn create_user(
         Ok(())
     })
 }
-
-/// Resolves on Ctrl-C or SIGTERM (what a process manager sends).
-pub async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}

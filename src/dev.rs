@@ -54,7 +54,7 @@ async fn run_async(mut settings: Settings) -> anyhow::Result<()> {
         settings.server.public_url
     );
     let reason = tokio::select! {
-        _ = crate::cli::shutdown_signal() => "stop signal".to_owned(),
+        _ = crate::context::shutdown_signal() => "stop signal".to_owned(),
         status = web.wait() => format!("web exited ({})", describe(status)),
         status = worker.wait() => format!("worker exited ({})", describe(status)),
     };

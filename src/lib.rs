@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod context;
 pub mod db;
 pub mod dev;
 pub mod domains;

@@ -28,7 +28,7 @@ impl AppState {
         let queues = Queues::new(
             redis.clone(),
             &settings.redis.namespace,
-            crate::worker::tuning(&settings),
+            crate::context::tuning(&settings),
         );
         let realtime = Realtime::start(&settings, redis.clone())?;
         actix_web::rt::spawn(crate::events::relay::Relay::new(&settings, redis.clone()).run());

@@ -6,36 +6,17 @@ use std::time::Duration;
 
 use apalis::prelude::*;
 use apalis_core::backend::Vacuum;
-use deadpool_postgres::Pool;
 use hub_jobs::{
-    queue, record_outcome, storage_for, worker_name, IngestScan, Outcome, Queues, SendEmail, Tuning,
+    queue, record_outcome, storage_for, worker_name, IngestScan, Outcome, Queues, SendEmail,
 };
-use redis::aio::ConnectionManager;
 use tokio::sync::watch;
 
 use crate::config::Settings;
+use crate::context::{tuning, JobContext};
 use crate::mail::deliver::{deliver, Delivery};
 use crate::mail::transport::Transport;
 
-/// What every job handler of the worker process can reach.
-pub struct WorkerState {
-    pub settings: Arc<Settings>,
-    pub db: Pool,
-    pub redis: ConnectionManager,
-    pub queues: Queues,
-    pub mailer: Transport,
-}
-
-pub fn tuning(settings: &Settings) -> Tuning {
-    Tuning {
-        poll_interval: settings.worker.poll_interval,
-        heartbeat_interval: settings.worker.heartbeat_interval,
-        missed_heartbeats: settings.worker.missed_heartbeats,
-        concurrency: settings.worker.concurrency,
-    }
-}
-
-type Shared = Arc<WorkerState>;
+type Shared = Arc<JobContext>;
 
 async fn email_job(job: SendEmail, state: Data<Shared>) -> Result<(), BoxDynError> {
     let outcome = deliver(&state, &job).await;
@@ -89,7 +70,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let redis = crate::redis_client::connect(&settings.redis)?;
     let tuning = tuning(&settings);
     let namespace = settings.redis.namespace.clone();
-    let state: Shared = Arc::new(WorkerState {
+    let state: Shared = Arc::new(JobContext {
         queues: Queues::new(redis.clone(), &namespace, tuning),
         mailer: Transport::from_settings(&settings.smtp, &settings.mail)?,
         settings: settings.clone(),
@@ -134,7 +115,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(queues = ?queue::ALL, "worker started");
     let housekeeping = housekeeping(state.clone(), stopped());
     let signal = async {
-        crate::cli::shutdown_signal().await;
+        crate::context::shutdown_signal().await;
         tracing::info!("worker stopping");
         let _ = stop_tx.send(true);
     };
@@ -185,7 +166,7 @@ async fn housekeeping<T>(state: Shared, stopped: impl std::future::Future<Output
     }
 }
 
-async fn sweep_once(state: &WorkerState) {
+async fn sweep_once(state: &JobContext) {
     let client = match state.db.get().await {
         Ok(client) => client,
         Err(error) => {
@@ -207,7 +188,7 @@ async fn sweep_once(state: &WorkerState) {
     }
 }
 
-async fn prune_once(state: &WorkerState) {
+async fn prune_once(state: &JobContext) {
     let client = match state.db.get().await {
         Ok(client) => client,
         Err(error) => {
@@ -225,7 +206,7 @@ async fn prune_once(state: &WorkerState) {
     }
 }
 
-async fn vacuum_once(state: &WorkerState) {
+async fn vacuum_once(state: &JobContext) {
     let namespace = &state.settings.redis.namespace;
     let tuning = tuning(&state.settings);
     let redis = state.redis.clone();

@@ -14,7 +14,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{in_chunks, status_change, DOMAINS};
-use crate::worker::WorkerState;
+use crate::context::JobContext;
 
 /// A batch that failed this many times is kept as `failed`, with its last error.
 const MAX_ATTEMPTS: i32 = 5;
@@ -74,7 +74,7 @@ const FINISH: &str =
      WHERE b.id = $1 \
      RETURNING b.total, b.applied, b.changed, b.unknown, b.errors, b.finished_at";
 
-pub async fn ingest(state: &WorkerState, job: &IngestScan) -> anyhow::Result<Ingested> {
+pub async fn ingest(state: &JobContext, job: &IngestScan) -> anyhow::Result<Ingested> {
     let mut client = state.db.get().await.context("connecting to PostgreSQL")?;
     let claimed = client
         .query_opt(

@@ -8,7 +8,7 @@ use deadpool_postgres::GenericClient;
 use hub_jobs::SendEmail;
 
 use super::transport::StoredMail;
-use crate::worker::WorkerState;
+use crate::context::JobContext;
 
 pub enum Delivery {
     Sent,
@@ -21,7 +21,7 @@ pub enum Delivery {
     GaveUp,
 }
 
-pub async fn deliver(state: &WorkerState, job: &SendEmail) -> anyhow::Result<Delivery> {
+pub async fn deliver(state: &JobContext, job: &SendEmail) -> anyhow::Result<Delivery> {
     let client = state.db.get().await?;
     let lease = state.settings.mail.lease.as_secs_f64();
     let claimed = client
@@ -60,7 +60,7 @@ pub async fn deliver(state: &WorkerState, job: &SendEmail) -> anyhow::Result<Del
 
 async fn record_failure(
     client: &impl GenericClient,
-    state: &WorkerState,
+    state: &JobContext,
     mail: &StoredMail,
     attempt: i32,
     error: &str,
