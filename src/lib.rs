@@ -2,6 +2,7 @@
 //! the booking backend (seed 002).
 
 pub mod auth;
+pub mod booking;
 pub mod cli;
 pub mod config;
 pub mod context;
@@ -29,5 +30,6 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .configure(auth::routes::routes)
         .configure(users::routes::routes)
         .configure(domains::routes)
+        .configure(booking::routes)
         .configure(realtime::routes);
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 use apalis::prelude::*;
 use apalis_core::backend::Vacuum;
 use hub_jobs::{
-    queue, record_outcome, storage_for, worker_name, IngestScan, Outcome, Queues, SendEmail,
+    queue, record_outcome, storage_for, worker_name, ExpireReservation, IngestScan, Outcome,
+    Queues, SendEmail,
 };
 use tokio::sync::watch;
 
@@ -64,6 +65,28 @@ async fn scan_job(job: IngestScan, state: Data<Shared>) -> Result<(), BoxDynErro
     outcome.map(|_| ()).map_err(Into::into)
 }
 
+async fn expiry_job(job: ExpireReservation, state: Data<Shared>) -> Result<(), BoxDynError> {
+    let outcome = crate::booking::expiry::run(&state, &job).await;
+    let counted = match &outcome {
+        Ok(true) => Some(Outcome::Succeeded),
+        Ok(false) => None,
+        Err(error) => {
+            tracing::warn!(appointment = %job.appointment_id, error = %format!("{error:#}"), "expiry failed");
+            Some(Outcome::Failed)
+        }
+    };
+    if let Some(counted) = counted {
+        record_outcome(
+            &state.redis,
+            &state.settings.redis.namespace,
+            queue::RESERVATION_EXPIRY,
+            counted,
+        )
+        .await;
+    }
+    outcome.map(|_| ()).map_err(Into::into)
+}
+
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let settings = Arc::new(settings);
     let db = crate::db::connect(&settings.database.url, settings.database.pool_size)?;
@@ -112,6 +135,24 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             .run_until(stopped())
     });
 
+    let expiry = supervise(queue::RESERVATION_EXPIRY, stopped.clone(), || {
+        WorkerBuilder::new(worker_name(queue::RESERVATION_EXPIRY))
+            .backend(
+                storage_for::<ExpireReservation>(
+                    redis.clone(),
+                    &namespace,
+                    queue::RESERVATION_EXPIRY,
+                    tuning,
+                )
+                .poll_with_interval(tuning.poll_interval),
+            )
+            .data(state.clone())
+            // Each job may wait up to a second for its exact time: many at once.
+            .concurrency(tuning.concurrency.max(64))
+            .build(expiry_job)
+            .run_until(stopped())
+    });
+
     tracing::info!(queues = ?queue::ALL, "worker started");
     let housekeeping = housekeeping(state.clone(), stopped());
     let signal = async {
@@ -119,7 +160,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         tracing::info!("worker stopping");
         let _ = stop_tx.send(true);
     };
-    tokio::join!(email, scans, housekeeping, signal);
+    tokio::join!(email, scans, expiry, housekeeping, signal);
     relay.abort();
     Ok(())
 }
@@ -186,6 +227,11 @@ async fn sweep_once(state: &JobContext) {
         Ok(count) => tracing::info!(count, "sweep: scan batches re-enqueued"),
         Err(error) => tracing::warn!(error = %format!("{error:#}"), "sweep: scan batches"),
     }
+    match crate::booking::expiry::sweep(state).await {
+        Ok(0) => {}
+        Ok(count) => tracing::info!(count, "sweep: reservations expired"),
+        Err(error) => tracing::warn!(error = %format!("{error:#}"), "sweep: reservations"),
+    }
 }
 
 async fn prune_once(state: &JobContext) {
@@ -211,9 +257,12 @@ async fn vacuum_once(state: &JobContext) {
     let tuning = tuning(&state.settings);
     let redis = state.redis.clone();
     let email = storage_for::<SendEmail>(redis.clone(), namespace, queue::EMAIL, tuning);
-    let scans = storage_for::<IngestScan>(redis, namespace, queue::SCAN_INGEST, tuning);
+    let scans = storage_for::<IngestScan>(redis.clone(), namespace, queue::SCAN_INGEST, tuning);
+    let expiry =
+        storage_for::<ExpireReservation>(redis, namespace, queue::RESERVATION_EXPIRY, tuning);
     vacuum_queue(queue::EMAIL, email).await;
     vacuum_queue(queue::SCAN_INGEST, scans).await;
+    vacuum_queue(queue::RESERVATION_EXPIRY, expiry).await;
 }
 
 /// Removes jobs finished an hour ago: plain `vacuum()` also removes a failed job awaiting its

@@ -10,7 +10,7 @@ pub struct Grants {
     pub login_session: Option<String>,
 }
 
-const OPEN: [&str; 2] = ["domains", "brands"];
+const OPEN: [&str; 3] = ["domains", "brands", "catalog"];
 const ADMIN_ONLY: [&str; 2] = ["users", "appointments"];
 const USER_PREFIX: &str = "user:";
 
@@ -61,7 +61,10 @@ mod tests {
         assert!(!grants.may_hold("appointments"));
         assert!(!grants.may_hold("user:"));
         assert!(!grants.may_hold("anything"));
-        assert_eq!(grants.initial_topics(), ["domains", "brands", "user:u1"]);
+        assert_eq!(
+            grants.initial_topics(),
+            ["domains", "brands", "catalog", "user:u1"]
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ mod payloads;
 mod queues;
 
 pub use counters::{record_outcome, Outcome};
-pub use payloads::{IngestScan, SendEmail};
+pub use payloads::{ExpireReservation, IngestScan, SendEmail};
 pub use queues::{storage_for, worker_name, EnqueueError, Queues, Tuning};
 
 /// Queue names, as API.md lists them.

@@ -9,6 +9,12 @@ pub struct SendEmail {
     pub mail_id: Uuid,
 }
 
+/// Expire appointment `appointment_id` if it is still reserved, unpaid and due.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpireReservation {
+    pub appointment_id: Uuid,
+}
+
 /// Apply the scan batch stored as row `batch_id` of `scan_batches`, unless it was applied already.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IngestScan {

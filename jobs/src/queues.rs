@@ -9,7 +9,7 @@ use redis::AsyncCommands;
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::counters::{self, record_outcome, Outcome};
-use crate::payloads::{IngestScan, SendEmail};
+use crate::payloads::{ExpireReservation, IngestScan, SendEmail};
 use crate::queue;
 
 /// How workers poll and how soon a dead worker's jobs are taken over.
@@ -65,6 +65,7 @@ pub struct Queues {
     namespace: String,
     email: RedisStorage<SendEmail>,
     scan_ingest: RedisStorage<IngestScan>,
+    reservation_expiry: RedisStorage<ExpireReservation>,
 }
 
 impl Queues {
@@ -72,6 +73,12 @@ impl Queues {
         Queues {
             email: storage_for(redis.clone(), namespace, queue::EMAIL, tuning),
             scan_ingest: storage_for(redis.clone(), namespace, queue::SCAN_INGEST, tuning),
+            reservation_expiry: storage_for(
+                redis.clone(),
+                namespace,
+                queue::RESERVATION_EXPIRY,
+                tuning,
+            ),
             redis,
             namespace: namespace.to_owned(),
         }
@@ -90,9 +97,30 @@ impl Queues {
             .await
     }
 
+    /// Schedules the expiry of a reservation at `run_at` (whole seconds since the epoch: apalis
+    /// runs it up to a second early, so the handler waits for the exact time). The id is the
+    /// appointment's: scheduling it twice queues it once.
+    pub async fn expire_reservation(
+        &self,
+        job: ExpireReservation,
+        run_at: u64,
+    ) -> Result<(), EnqueueError> {
+        let id = format!("expire-{}", job.appointment_id);
+        let task = TaskBuilder::new(job)
+            .task_id(TaskId::from_string(id))
+            .run_at_timestamp(run_at)
+            .build();
+        self.push_built(
+            self.reservation_expiry.clone(),
+            queue::RESERVATION_EXPIRY,
+            task,
+        )
+        .await
+    }
+
     async fn push<J>(
         &self,
-        mut storage: RedisStorage<J>,
+        storage: RedisStorage<J>,
         queue: &'static str,
         job: J,
         id: String,
@@ -103,6 +131,18 @@ impl Queues {
         let task = TaskBuilder::new(job)
             .task_id(TaskId::from_string(id))
             .build();
+        self.push_built(storage, queue, task).await
+    }
+
+    async fn push_built<J>(
+        &self,
+        mut storage: RedisStorage<J>,
+        queue: &'static str,
+        task: apalis::prelude::Task<J>,
+    ) -> Result<(), EnqueueError>
+    where
+        J: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static,
+    {
         storage
             .push_task(task)
             .await

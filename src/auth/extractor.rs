@@ -74,6 +74,30 @@ impl FromRequest for SignedIn {
     }
 }
 
+/// The caller when a token is sent (an invalid one is refused), `None` for anonymous: for public
+/// routes that show admins more.
+#[derive(Debug, Clone)]
+pub struct MaybeSignedIn(pub Option<SignedIn>);
+
+impl MaybeSignedIn {
+    pub fn is_admin(&self) -> bool {
+        self.0.as_ref().is_some_and(|user| user.role.is_admin())
+    }
+}
+
+impl FromRequest for MaybeSignedIn {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        if bearer(req).is_none() {
+            return Box::pin(async { Ok(MaybeSignedIn(None)) });
+        }
+        let signed_in = SignedIn::from_request(req, payload);
+        Box::pin(async move { Ok(MaybeSignedIn(Some(signed_in.await?))) })
+    }
+}
+
 impl FromRequest for Admin {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;

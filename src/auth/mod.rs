@@ -11,4 +11,4 @@ pub mod sessions;
 pub mod store;
 pub mod tokens;
 
-pub use extractor::{Admin, SignedIn};
+pub use extractor::{Admin, MaybeSignedIn, SignedIn};

@@ -13,7 +13,7 @@ use serde::Deserialize;
 pub use cidr::{canonical, Cidr};
 pub use safety::refuse_unsafe;
 use units::{duration, duration_opt};
-pub use units::{ByteSize, RateSpec};
+pub use units::{ByteSize, OpeningHours, RateSpec};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -32,6 +32,7 @@ pub struct Settings {
     pub checker: CheckerSettings,
     pub realtime: RealtimeSettings,
     pub booking: BookingSettings,
+    pub cache: CacheSettings,
     pub worker: WorkerSettings,
     pub dev: DevSettings,
     pub log: LogSettings,
@@ -144,6 +145,19 @@ pub struct RealtimeSettings {
 pub struct BookingSettings {
     #[serde(with = "duration")]
     pub reservation_ttl: Duration,
+    /// How a booking's `date` and `time` are read (an IANA name).
+    pub timezone: chrono_tz::Tz,
+    /// When appointments may start and end, every day: `"09:00-18:00"`.
+    pub opening_hours: OpeningHours,
+    pub slot_minutes: u32,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CacheSettings {
+    /// How long a cached catalogue read lives (every catalogue write invalidates it at once).
+    #[serde(with = "duration")]
+    pub ttl: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -241,6 +255,11 @@ impl Settings {
         if !(4..=31).contains(&self.auth.bcrypt_cost) {
             return Err(ConfigError::Invalid(
                 "auth.bcrypt_cost must be 4 to 31".into(),
+            ));
+        }
+        if !(5..=240).contains(&self.booking.slot_minutes) {
+            return Err(ConfigError::Invalid(
+                "booking.slot_minutes must be 5 to 240".into(),
             ));
         }
         if self.realtime.history == 0

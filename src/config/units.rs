@@ -135,3 +135,36 @@ mod tests {
         assert!("x/1m".parse::<RateSpec>().is_err());
     }
 }
+
+/// Daily hours written `"09:00-18:00"`: when appointments may start and end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpeningHours {
+    pub open: chrono::NaiveTime,
+    pub close: chrono::NaiveTime,
+}
+
+impl FromStr for OpeningHours {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let invalid = || format!("`{text}` is not opening hours like \"09:00-18:00\"");
+        let (open, close) = text.split_once('-').ok_or_else(invalid)?;
+        let time = |part: &str| chrono::NaiveTime::parse_from_str(part.trim(), "%H:%M");
+        let (open, close) = (
+            time(open).map_err(|_| invalid())?,
+            time(close).map_err(|_| invalid())?,
+        );
+        if open >= close {
+            return Err(invalid());
+        }
+        Ok(OpeningHours { open, close })
+    }
+}
+
+impl<'de> Deserialize<'de> for OpeningHours {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}

@@ -11,6 +11,10 @@ pub fn describe(constraint: &str) -> Option<(&'static str, &'static str)> {
         "domains_domain_key" => ("domain", "This domain is already registered"),
         "domains_brand_id_fkey" => ("brandId", "No brand has this id"),
         "scan_batches_scan_id_key" => ("scanId", "This scan was already submitted"),
+        "categories_name_key" => ("name", "A category with this name already exists"),
+        "services_category_id_fkey" => ("categoryId", "No category has this id"),
+        "appointments_no_overlap" => ("time", "This slot is already taken"),
+        "expert_services_service_id_fkey" => ("serviceIds", "No service has one of these ids"),
         _ => return None,
     })
 }

@@ -1,0 +1,68 @@
+//! Parsing the booking routes' input: text, money, minutes; each refusal names its field.
+
+use crate::error::{AppError, AppResult};
+
+/// Trimmed text of 1 to `max` characters.
+pub fn text(field: &str, raw: &str, max: usize) -> AppResult<String> {
+    let value = raw.trim();
+    if value.is_empty() || value.chars().count() > max {
+        return Err(AppError::invalid(
+            field,
+            format!("{field} must be 1 to {max} characters"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// Optional text: absent or blank is `None`.
+pub fn optional_text(field: &str, raw: Option<&str>, max: usize) -> AppResult<Option<String>> {
+    match raw.map(str::trim).filter(|value| !value.is_empty()) {
+        None => Ok(None),
+        Some(value) => text(field, value, max).map(Some),
+    }
+}
+
+/// A price in the currency's smallest unit: 0 or more.
+pub fn money(field: &str, value: i64) -> AppResult<i64> {
+    if value < 0 {
+        return Err(AppError::invalid(
+            field,
+            format!("{field} must be 0 or more"),
+        ));
+    }
+    Ok(value)
+}
+
+/// Whole minutes within `min..=max`.
+pub fn minutes(field: &str, value: i32, min: i32, max: i32) -> AppResult<i32> {
+    if !(min..=max).contains(&value) {
+        return Err(AppError::invalid(
+            field,
+            format!("{field} must be {min} to {max} minutes"),
+        ));
+    }
+    Ok(value)
+}
+
+/// An absolute http(s) URL.
+pub fn web_url(field: &str, raw: &str) -> AppResult<String> {
+    let value = text(field, raw, 2000)?;
+    let lower = value.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"));
+    if rest.is_none_or(|rest| rest.is_empty() || rest.starts_with('/'))
+        || value.contains(char::is_whitespace)
+    {
+        return Err(AppError::invalid(
+            field,
+            format!("{field} must be an absolute http(s) URL"),
+        ));
+    }
+    Ok(value)
+}
+
+/// Something an admin or the public asked for that does not exist (or may not be seen).
+pub fn not_found(what: &str) -> AppError {
+    AppError::not_found(format!("No such {what}"))
+}

@@ -1,0 +1,54 @@
+//! The booking backend (seed 002): a catalogue of categories, services and sub-services, experts
+//! and their availability, offers, appointments that expire when unpaid, and the notifications
+//! that tell a user what happened to theirs.
+
+pub mod appointments;
+pub mod cache;
+pub mod catalog;
+pub mod experts;
+pub mod expiry;
+pub mod input;
+pub mod mails;
+pub mod moves;
+pub mod notifications;
+pub mod offers;
+pub mod schedule;
+pub mod services;
+pub mod stats;
+
+use actix_web::web;
+use deadpool_postgres::GenericClient;
+use hub_actors::Event;
+use serde_json::json;
+use uuid::Uuid;
+
+/// The topic of catalogue changes (any signed-in user).
+pub const CATALOG: &str = "catalog";
+/// The topic of every appointment change (admins); each also goes to `user:<owner>`.
+pub const APPOINTMENTS: &str = "appointments";
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.configure(catalog::routes)
+        .configure(services::routes)
+        .configure(experts::routes)
+        .configure(offers::routes)
+        .configure(appointments::routes)
+        .configure(moves::routes)
+        .configure(notifications::routes)
+        .configure(stats::routes);
+}
+
+/// Records `catalog:changed {kind, id, action}` in the change's transaction.
+pub async fn catalog_changed(
+    client: &impl GenericClient,
+    kind: &str,
+    id: Uuid,
+    action: &str,
+) -> Result<(), tokio_postgres::Error> {
+    let event = Event::new(
+        CATALOG,
+        "catalog:changed",
+        json!({ "kind": kind, "id": id, "action": action }),
+    );
+    crate::events::record(client, &event).await
+}

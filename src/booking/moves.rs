@@ -1,0 +1,217 @@
+//! Moving an appointment on: cancel (its user or an admin), the admin's status moves, and pay.
+//! Each move is one statement that names the statuses it may leave, so of two racing moves (a
+//! payment and the expiry, say) the first wins and the second changes nothing.
+
+use actix_web::{delete, put, web, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::appointments::{announce, find};
+use super::{input, mails, notifications};
+use crate::auth::{Admin, SignedIn};
+use crate::error::{AppError, AppResult};
+use crate::http::envelope;
+use crate::mail::outbox;
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(cancel).service(set_status).service(pay);
+}
+
+/// What a move sets, from which statuses, and what it tells.
+struct Move {
+    to: &'static str,
+    from: &'static [&'static str],
+    event: &'static str,
+    /// The notification's title and kind, and whether a mail goes with it.
+    notice: Option<(&'static str, &'static str)>,
+    /// Extra SQL of the `SET` list.
+    also: &'static str,
+}
+
+const CONFIRM: Move = Move {
+    to: "confirmed",
+    from: &["reserved"],
+    event: "updated",
+    notice: Some(("appointment_confirmed", "Booking confirmed")),
+    also: ", payment_status = 'paid', expires_at = NULL",
+};
+const CANCEL: Move = Move {
+    to: "cancelled",
+    from: &["reserved", "confirmed"],
+    event: "cancelled",
+    notice: Some(("appointment_cancelled", "Appointment cancelled")),
+    also: "",
+};
+
+fn admin_move(status: &str) -> AppResult<Move> {
+    Ok(match status {
+        "confirmed" => CONFIRM,
+        "cancelled" => CANCEL,
+        "completed" | "no_show" => Move {
+            to: if status == "completed" {
+                "completed"
+            } else {
+                "no_show"
+            },
+            from: &["confirmed"],
+            event: "updated",
+            notice: (status == "completed")
+                .then_some(("appointment_completed", "Appointment completed")),
+            also: "",
+        },
+        "expired" => Move {
+            to: "expired",
+            from: &["reserved"],
+            event: "expired",
+            notice: Some(("appointment_expired", "Reservation expired")),
+            also: "",
+        },
+        _ => {
+            return Err(AppError::invalid(
+                "status",
+                "status is one of: confirmed, completed, no_show, expired, cancelled",
+            ))
+        }
+    })
+}
+
+/// Applies `change` to appointment `id` (visible to `caller`), answering the moved appointment.
+async fn apply(
+    state: &AppState,
+    caller: &crate::auth::SignedIn,
+    id: Uuid,
+    change: &Move,
+    condition: &str,
+) -> AppResult<Value> {
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let current = find(&tx, id)
+        .await?
+        .filter(|appointment| {
+            caller.role.is_admin() || appointment["user"]["id"] == json!(caller.id)
+        })
+        .ok_or_else(|| input::not_found("appointment"))?;
+    let from: Vec<&str> = change.from.to_vec();
+    let moved = tx
+        .execute(
+            &format!(
+                "UPDATE appointments SET status = $2, updated_at = clock_timestamp(){} WHERE id = $1 AND status = ANY($3) {condition}",
+                change.also
+            ),
+            &[&id, &change.to, &from],
+        )
+        .await?;
+    if moved == 0 {
+        let status = current["status"].as_str().unwrap_or_default().to_owned();
+        return Err(AppError::conflict(format!(
+            "A {status} appointment cannot become {}",
+            change.to
+        )));
+    }
+    let appointment = find(&tx, id)
+        .await?
+        .ok_or_else(|| input::not_found("appointment"))?;
+    announce(&tx, change.event, &appointment).await?;
+    let mut mail = None;
+    if let (Some((kind, title)), Some(about)) = (change.notice, mails::About::of(&appointment)) {
+        let timezone = state.settings.booking.timezone;
+        let letter = match change.to {
+            "cancelled" => Some(mails::cancelled(&about, timezone)),
+            "confirmed" => Some(mails::confirmed(&about, timezone)),
+            "expired" => Some(mails::expired(&about, timezone)),
+            _ => None,
+        };
+        let body = letter
+            .as_ref()
+            .map_or_else(|| title.to_owned(), |letter| letter.body.clone());
+        let owner: Uuid = appointment["user"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .parse()
+            .map_err(AppError::internal)?;
+        notifications::notify(
+            &tx,
+            owner,
+            kind,
+            title,
+            &body,
+            json!({ "appointmentId": id }),
+        )
+        .await?;
+        if let Some(letter) = letter {
+            let email = appointment["user"]["email"].as_str().unwrap_or_default();
+            mail = Some(outbox::queue_mail(&tx, &letter.to(email)).await?);
+        }
+    }
+    tx.commit().await?;
+    if let Some(mail) = mail {
+        outbox::wake(&state.queues, mail).await;
+    }
+    Ok(appointment)
+}
+
+#[delete("/api/v1/appointments/{id}/cancel")]
+async fn cancel(
+    state: web::Data<AppState>,
+    caller: SignedIn,
+    id: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
+    // A user cancels only before the appointment starts; an admin at any time.
+    let condition = if caller.role.is_admin() {
+        ""
+    } else {
+        "AND starts_at > now()"
+    };
+    let appointment = apply(&state, &caller, id.into_inner(), &CANCEL, condition).await?;
+    Ok(envelope::ok(
+        "Appointment cancelled",
+        json!({ "appointment": appointment }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct StatusBody {
+    #[serde(default)]
+    status: String,
+}
+
+#[put("/api/v1/appointments/{id}/status")]
+async fn set_status(
+    state: web::Data<AppState>,
+    Admin(caller): Admin,
+    id: web::Path<Uuid>,
+    body: web::Json<StatusBody>,
+) -> AppResult<HttpResponse> {
+    let change = admin_move(body.status.trim())?;
+    // A reservation whose time to pay has run out is expired, not confirmed.
+    let condition = if change.to == "confirmed" {
+        "AND (expires_at IS NULL OR expires_at > now())"
+    } else {
+        ""
+    };
+    let appointment = apply(&state, &caller, id.into_inner(), &change, condition).await?;
+    Ok(envelope::ok(
+        "Status updated",
+        json!({ "appointment": appointment }),
+    ))
+}
+
+#[put("/api/v1/appointments/{id}/pay")]
+async fn pay(
+    state: web::Data<AppState>,
+    caller: SignedIn,
+    id: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
+    let paying = Move {
+        event: "paid",
+        ..CONFIRM
+    };
+    let condition = "AND payment_status = 'unpaid' AND (expires_at IS NULL OR expires_at > now())";
+    let appointment = apply(&state, &caller, id.into_inner(), &paying, condition).await?;
+    Ok(envelope::ok(
+        "Payment recorded; the booking is confirmed",
+        json!({ "appointment": appointment }),
+    ))
+}

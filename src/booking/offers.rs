@@ -1,0 +1,240 @@
+//! Offers: a discount valid for a while, given at booking with `offerId`.
+
+use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::catalog::cache_key;
+use super::{cache, catalog_changed, input};
+use crate::auth::Admin;
+use crate::error::{AppError, AppResult};
+use crate::http::envelope;
+use crate::http::validation::Validation;
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(list_offers)
+        .service(create_offer)
+        .service(update_offer)
+        .service(delete_offer);
+}
+
+const COLUMNS: &str =
+    "id, title, description, discount_percent, valid_from, valid_to, is_active, created_at, updated_at";
+
+fn offer(row: &Row) -> Value {
+    json!({
+        "id": row.get::<_, Uuid>("id"),
+        "title": row.get::<_, String>("title"),
+        "description": row.get::<_, Option<String>>("description"),
+        "discountPercent": row.get::<_, i32>("discount_percent"),
+        "validFrom": row.get::<_, DateTime<Utc>>("valid_from"),
+        "validTo": row.get::<_, DateTime<Utc>>("valid_to"),
+        "isActive": row.get::<_, bool>("is_active"),
+        "createdAt": row.get::<_, DateTime<Utc>>("created_at"),
+        "updatedAt": row.get::<_, DateTime<Utc>>("updated_at"),
+    })
+}
+
+#[get("/api/v1/offers")]
+async fn list_offers(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    // Cached like the rest of the catalogue; an offer's window opening or closing is not a write,
+    // so the cache's TTL bounds how late that shows.
+    cache::read(&state, &cache_key(&req), "Offers", async {
+        let client = state.db.get().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM offers WHERE is_active AND valid_from <= now() AND valid_to > now()
+                     ORDER BY valid_to, id"
+                ),
+                &[],
+            )
+            .await?;
+        Ok(json!({ "items": rows.iter().map(offer).collect::<Vec<_>>() }))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OfferBody {
+    title: Option<String>,
+    description: Option<String>,
+    discount_percent: Option<i32>,
+    valid_from: Option<DateTime<Utc>>,
+    valid_to: Option<DateTime<Utc>>,
+    is_active: Option<bool>,
+}
+
+fn discount(value: i32) -> AppResult<i32> {
+    if !(1..=100).contains(&value) {
+        return Err(AppError::invalid(
+            "discountPercent",
+            "discountPercent must be 1 to 100",
+        ));
+    }
+    Ok(value)
+}
+
+fn window(from: DateTime<Utc>, to: DateTime<Utc>) -> AppResult<()> {
+    if from >= to {
+        return Err(AppError::invalid(
+            "validTo",
+            "validTo must be after validFrom",
+        ));
+    }
+    Ok(())
+}
+
+#[post("/api/v1/offers")]
+async fn create_offer(
+    state: web::Data<AppState>,
+    _: Admin,
+    body: web::Json<OfferBody>,
+) -> AppResult<HttpResponse> {
+    let mut check = Validation::new();
+    let title = check.check(input::text(
+        "title",
+        body.title.as_deref().unwrap_or(""),
+        200,
+    ));
+    let description = check.check(input::optional_text(
+        "description",
+        body.description.as_deref(),
+        5000,
+    ));
+    let percent = check.check(discount(body.discount_percent.unwrap_or(0)));
+    let from = check.check(
+        body.valid_from
+            .ok_or_else(|| AppError::invalid("validFrom", "validFrom is required")),
+    );
+    let to = check.check(
+        body.valid_to
+            .ok_or_else(|| AppError::invalid("validTo", "validTo is required")),
+    );
+    if let (Some(from), Some(to)) = (from, to) {
+        check.check(window(from, to));
+    }
+    let (Some(title), Some(description), Some(percent), Some(from), Some(to)) =
+        (title, description, percent, from, to)
+    else {
+        return Err(check.into_error());
+    };
+    check.finish()?;
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let row = tx
+        .query_one(
+            &format!(
+                "INSERT INTO offers (title, description, discount_percent, valid_from, valid_to, is_active)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+            ),
+            &[&title, &description, &percent, &from, &to, &body.is_active.unwrap_or(true)],
+        )
+        .await?;
+    catalog_changed(&tx, "offer", row.get("id"), "created").await?;
+    tx.commit().await?;
+    cache::invalidate(&state).await;
+    Ok(envelope::created(
+        "Offer created",
+        json!({ "offer": offer(&row) }),
+    ))
+}
+
+#[put("/api/v1/offers/{id}")]
+async fn update_offer(
+    state: web::Data<AppState>,
+    _: Admin,
+    id: web::Path<Uuid>,
+    body: web::Json<OfferBody>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let mut check = Validation::new();
+    let title = body
+        .title
+        .as_deref()
+        .and_then(|title| check.check(input::text("title", title, 200)));
+    let description = check
+        .check(input::optional_text(
+            "description",
+            body.description.as_deref(),
+            5000,
+        ))
+        .flatten();
+    let percent = body
+        .discount_percent
+        .and_then(|percent| check.check(discount(percent)));
+    check.finish()?;
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let current = tx
+        .query_opt(
+            "SELECT valid_from, valid_to FROM offers WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await?
+        .ok_or_else(|| input::not_found("offer"))?;
+    let from = body.valid_from.unwrap_or_else(|| current.get(0));
+    let to = body.valid_to.unwrap_or_else(|| current.get(1));
+    window(from, to)?;
+    let row = tx
+        .query_one(
+            &format!(
+                "UPDATE offers SET title = COALESCE($2, title), description = COALESCE($3, description),
+                     discount_percent = COALESCE($4, discount_percent), valid_from = $5, valid_to = $6,
+                     is_active = COALESCE($7, is_active), updated_at = clock_timestamp()
+                 WHERE id = $1 RETURNING {COLUMNS}"
+            ),
+            &[&id, &title, &description, &percent, &from, &to, &body.is_active],
+        )
+        .await?;
+    catalog_changed(&tx, "offer", id, "updated").await?;
+    tx.commit().await?;
+    cache::invalidate(&state).await;
+    Ok(envelope::ok(
+        "Offer updated",
+        json!({ "offer": offer(&row) }),
+    ))
+}
+
+#[delete("/api/v1/offers/{id}")]
+async fn delete_offer(
+    state: web::Data<AppState>,
+    _: Admin,
+    id: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    if tx
+        .execute("DELETE FROM offers WHERE id = $1", &[&id])
+        .await?
+        == 0
+    {
+        return Err(input::not_found("offer"));
+    }
+    catalog_changed(&tx, "offer", id, "deleted").await?;
+    tx.commit().await?;
+    cache::invalidate(&state).await;
+    Ok(envelope::ok("Offer deleted", json!({ "id": id })))
+}
+
+/// The discount of offer `id` if it is active now: 404 unknown, 400 not active now.
+pub async fn discount_now(client: &impl GenericClient, id: Uuid) -> AppResult<i32> {
+    let row = client
+        .query_opt(
+            "SELECT discount_percent, is_active AND valid_from <= now() AND valid_to > now() FROM offers WHERE id = $1",
+            &[&id],
+        )
+        .await?
+        .ok_or_else(|| input::not_found("offer"))?;
+    if !row.get::<_, bool>(1) {
+        return Err(AppError::invalid("offerId", "This offer is not active now"));
+    }
+    Ok(row.get(0))
+}
