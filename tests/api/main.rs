@@ -1,6 +1,7 @@
 //! Integration tests: the hub against real PostgreSQL, Redis and SMTP servers.
 
 mod auth;
+mod booking;
 mod bulk;
 mod dashboard;
 mod delivery;

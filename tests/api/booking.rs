@@ -1,0 +1,577 @@
+//! Booking (seed 002), part 1: the catalogue, experts, appointments and their expiry, against
+//! real PostgreSQL, Redis, SMTP and `hub worker` as a process.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::auth::{sign_in, verified_user};
+use crate::helpers::{json, spawn_app, spawn_app_with, spawn_app_with_smtp, TestApp};
+use crate::live::open;
+
+/// A small salon: a category, a one-hour service with a half-hour add-on, two experts offering it.
+pub struct Salon {
+    pub admin: String,
+    pub user: String,
+    pub service: String,
+    pub sub_service: String,
+    pub experts: Vec<String>,
+    /// Tomorrow in `booking.timezone`, as `YYYY-MM-DD`.
+    pub date: String,
+}
+
+pub async fn salon(app: &TestApp) -> Salon {
+    verified_user(app, "owner@example.com", "admin").await;
+    verified_user(app, "client@example.com", "user").await;
+    let (admin, _) = sign_in(app, "owner@example.com").await;
+    let (user_token, _) = sign_in(app, "client@example.com").await;
+    let post = |path: &'static str, body: Value| {
+        let admin = admin.clone();
+        async move {
+            let (status, answer) = app.send_as(Method::POST, path, &admin, Some(&body)).await;
+            assert_eq!(status, 201, "{path}: {answer}");
+            answer["data"].clone()
+        }
+    };
+    let category = post(
+        "/api/v1/categories",
+        json!({"name": "Hair", "displayOrder": 1}),
+    )
+    .await;
+    let category_id = category["category"]["id"].as_str().unwrap().to_owned();
+    let service = post(
+        "/api/v1/services",
+        json!({"categoryId": category_id, "name": "Haircut", "price": 100000, "durationMinutes": 60}),
+    )
+    .await["service"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, sub) = app
+        .send_as(
+            Method::POST,
+            &format!("/api/v1/services/{service}/sub-services"),
+            &admin,
+            Some(&json!({"name": "Wash", "price": 20000, "durationMinutes": 30})),
+        )
+        .await;
+    assert_eq!(status, 201, "{sub}");
+    let mut experts = Vec::new();
+    for name in ["Ayu", "Budi"] {
+        let expert = post("/api/v1/experts", json!({"name": name})).await["expert"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (status, answer) = app
+            .send_as(
+                Method::PUT,
+                &format!("/api/v1/experts/{expert}/services"),
+                &admin,
+                Some(&json!({"serviceIds": [service]})),
+            )
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        experts.push(expert);
+    }
+    let tomorrow = chrono::Utc::now()
+        .with_timezone(&app.settings.booking.timezone)
+        .date_naive()
+        + chrono::Days::new(1);
+    Salon {
+        admin,
+        user: user_token,
+        service,
+        sub_service: sub["data"]["subService"]["id"].as_str().unwrap().to_owned(),
+        experts,
+        date: tomorrow.format("%Y-%m-%d").to_string(),
+    }
+}
+
+async fn book(app: &TestApp, token: &str, body: Value) -> (u16, Value) {
+    app.send_as(Method::POST, "/api/v1/appointments", token, Some(&body))
+        .await
+}
+
+#[actix_web::test]
+async fn the_seed_flow_books_with_and_without_paying() {
+    let mut app = spawn_app_with_smtp(|_| {}).await;
+    app.start_worker();
+    let salon = salon(&app).await;
+    // The catalogue needs no token.
+    let (status, services) = json(app.get("/api/v1/services").await).await;
+    assert_eq!(status, 200);
+    assert_eq!(services["data"]["items"][0]["name"], "Haircut");
+    assert_eq!(
+        services["data"]["items"][0]["subServices"][0]["name"],
+        "Wash"
+    );
+    let (status, experts) = json(
+        app.get(&format!("/api/v1/experts?serviceId={}", salon.service))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(experts["data"]["items"].as_array().unwrap().len(), 2);
+    let availability = format!(
+        "/api/v1/experts/{}/availability?date={}&serviceId={}&subServiceId={}",
+        salon.experts[0], salon.date, salon.service, salon.sub_service
+    );
+    let (status, free) = json(app.get(&availability).await).await;
+    assert_eq!(status, 200, "{free}");
+    // 90 minutes fit from 09:00 to 16:30, every half hour.
+    assert_eq!(free["data"]["slots"][0], "09:00");
+    assert_eq!(
+        free["data"]["slots"].as_array().unwrap().last().unwrap(),
+        "16:30"
+    );
+
+    let (status, paid) = book(
+        &app,
+        &salon.user,
+        json!({"serviceId": salon.service, "subServiceId": salon.sub_service,
+               "expertId": salon.experts[0], "date": salon.date, "time": "10:00", "payNow": true}),
+    )
+    .await;
+    assert_eq!(status, 201, "{paid}");
+    assert_eq!(paid["message"], "Booking confirmed");
+    let appointment = &paid["data"]["appointment"];
+    assert_eq!(appointment["status"], "confirmed");
+    assert_eq!(appointment["paymentStatus"], "paid");
+    assert_eq!(appointment["totalPrice"], 120000);
+    assert_eq!(appointment["expiresAt"], Value::Null);
+    assert_eq!(appointment["subService"]["name"], "Wash");
+
+    let (status, held) = book(
+        &app,
+        &salon.user,
+        json!({"serviceId": salon.service, "date": salon.date, "time": "10:00"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{held}");
+    let appointment = &held["data"]["appointment"];
+    assert_eq!(appointment["status"], "reserved");
+    assert_eq!(appointment["paymentStatus"], "unpaid");
+    assert_eq!(
+        appointment["expert"]["id"], salon.experts[1],
+        "the free expert is assigned"
+    );
+    let created: chrono::DateTime<chrono::Utc> =
+        appointment["createdAt"].as_str().unwrap().parse().unwrap();
+    let expires: chrono::DateTime<chrono::Utc> =
+        appointment["expiresAt"].as_str().unwrap().parse().unwrap();
+    let ttl = (expires - created).num_seconds();
+    assert!((4 * 3600 - 2..=4 * 3600 + 2).contains(&ttl), "{ttl}");
+    assert!(held["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Reservation held until"));
+
+    let mails = app
+        .smtp()
+        .wait_for("client@example.com", 2, Duration::from_secs(20))
+        .await;
+    assert!(mails
+        .iter()
+        .any(|mail| mail.contains("Your booking is confirmed")));
+    assert!(mails
+        .iter()
+        .any(|mail| mail.contains("Your reservation is held")));
+    let (status, mine) = app
+        .send_as(Method::GET, "/api/v1/appointments/my", &salon.user, None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(mine["data"]["total"], 2);
+    let (status, notes) = app
+        .send_as(
+            Method::GET,
+            "/api/v1/notifications?unread=true",
+            &salon.user,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(notes["data"]["unread"], 2);
+    // Both experts are now busy at 10:00: a third booking there is refused.
+    let (status, none) = book(
+        &app,
+        &salon.user,
+        json!({"serviceId": salon.service, "date": salon.date, "time": "10:00"}),
+    )
+    .await;
+    assert_eq!(status, 409, "{none}");
+}
+
+#[actix_web::test]
+async fn every_refusal_of_a_booking_names_its_reason() {
+    let app = spawn_app().await;
+    let salon = salon(&app).await;
+    let other = uuid::Uuid::new_v4();
+    let base = json!({"serviceId": salon.service, "date": salon.date, "time": "11:00"});
+    let with = |changes: Value| {
+        let mut body = base.clone();
+        for (key, value) in changes.as_object().unwrap() {
+            body[key] = value.clone();
+        }
+        body
+    };
+    let cases = [
+        (with(json!({"serviceId": other})), 404, None),
+        (with(json!({"expertId": other})), 404, None),
+        (with(json!({"offerId": other})), 404, None),
+        (with(json!({"subServiceId": other})), 404, None),
+        (with(json!({"time": "11:15"})), 400, Some("time")),
+        (with(json!({"time": "08:00"})), 400, Some("time")),
+        (with(json!({"time": "17:30"})), 400, Some("time")),
+        (with(json!({"date": "2020-01-01"})), 400, Some("time")),
+        (with(json!({"date": "tomorrow"})), 400, Some("date")),
+        (
+            json!({"date": salon.date, "time": "11:00"}),
+            400,
+            Some("serviceId"),
+        ),
+    ];
+    for (body, status, field) in cases {
+        let (got, answer) = book(&app, &salon.user, body.clone()).await;
+        assert_eq!(got, status, "{body}: {answer}");
+        assert_eq!(answer["success"], false);
+        if let Some(field) = field {
+            assert_eq!(answer["errors"][0]["field"], field, "{body}: {answer}");
+        }
+    }
+    // An expert who does not offer the service, and an offer that is not active now.
+    let (_, loner) = app
+        .send_as(
+            Method::POST,
+            "/api/v1/experts",
+            &salon.admin,
+            Some(&json!({"name": "Citra"})),
+        )
+        .await;
+    let loner = loner["data"]["expert"]["id"].as_str().unwrap().to_owned();
+    let (status, answer) = book(&app, &salon.user, with(json!({"expertId": loner}))).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["errors"][0]["field"], "expertId");
+    let (_, offer) = app
+        .send_as(
+            Method::POST,
+            "/api/v1/offers",
+            &salon.admin,
+            Some(&json!({"title": "Later", "discountPercent": 10,
+                         "validFrom": "2099-01-01T00:00:00Z", "validTo": "2099-02-01T00:00:00Z"})),
+        )
+        .await;
+    let offer = offer["data"]["offer"]["id"].as_str().unwrap().to_owned();
+    let (status, answer) = book(&app, &salon.user, with(json!({"offerId": offer}))).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["errors"][0]["field"], "offerId");
+    // Nothing was booked by any of it.
+    let client = app.db.get().await.unwrap();
+    let count: i64 = client
+        .query_one("SELECT count(*) FROM appointments", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 0);
+}
+
+#[actix_web::test]
+async fn an_offer_discounts_and_moves_follow_the_rules() {
+    let app = spawn_app().await;
+    let salon = salon(&app).await;
+    let (_, offer) = app
+        .send_as(
+            Method::POST,
+            "/api/v1/offers",
+            &salon.admin,
+            Some(&json!({"title": "Opening week", "discountPercent": 15,
+                         "validFrom": "2020-01-01T00:00:00Z", "validTo": "2099-01-01T00:00:00Z"})),
+        )
+        .await;
+    let offer = offer["data"]["offer"]["id"].as_str().unwrap().to_owned();
+    let (status, booked) = book(
+        &app,
+        &salon.user,
+        json!({"serviceId": salon.service, "date": salon.date, "time": "12:00", "offerId": offer}),
+    )
+    .await;
+    assert_eq!(status, 201, "{booked}");
+    assert_eq!(booked["data"]["appointment"]["totalPrice"], 85000);
+    let id = booked["data"]["appointment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let status_to = |status: &'static str| {
+        let path = format!("/api/v1/appointments/{id}/status");
+        let admin = salon.admin.clone();
+        let app = &app;
+        async move {
+            app.send_as(
+                Method::PUT,
+                &path,
+                &admin,
+                Some(&json!({ "status": status })),
+            )
+            .await
+        }
+    };
+    // reserved → completed is not a move.
+    assert_eq!(status_to("completed").await.0, 409);
+    // Another user sees nothing of it.
+    verified_user(&app, "stranger@example.com", "user").await;
+    let (stranger, _) = sign_in(&app, "stranger@example.com").await;
+    let path = format!("/api/v1/appointments/{id}");
+    assert_eq!(
+        app.send_as(Method::GET, &path, &stranger, None).await.0,
+        404
+    );
+    assert_eq!(
+        app.send_as(Method::PUT, &format!("{path}/pay"), &stranger, None)
+            .await
+            .0,
+        404
+    );
+    // Its user pays: confirmed, paid, no expiry; paying again is a conflict.
+    let (status, paid) = app
+        .send_as(Method::PUT, &format!("{path}/pay"), &salon.user, None)
+        .await;
+    assert_eq!(status, 200, "{paid}");
+    assert_eq!(paid["data"]["appointment"]["status"], "confirmed");
+    assert_eq!(paid["data"]["appointment"]["expiresAt"], Value::Null);
+    assert_eq!(
+        app.send_as(Method::PUT, &format!("{path}/pay"), &salon.user, None)
+            .await
+            .0,
+        409
+    );
+    assert_eq!(status_to("completed").await.0, 200);
+    assert_eq!(status_to("cancelled").await.0, 409);
+    assert_eq!(status_to("sideways").await.0, 400);
+}
+
+#[actix_web::test]
+async fn of_200_concurrent_requests_for_one_slot_exactly_one_books_it() {
+    let app = spawn_app_with(|settings| {
+        settings.rate_limit.enabled = false;
+        settings.database.pool_size = 16;
+    })
+    .await;
+    let salon = salon(&app).await;
+    let body = json!({"serviceId": salon.service, "expertId": salon.experts[0],
+                      "date": salon.date, "time": "14:00"});
+    let attempts = (0..200).map(|_| book(&app, &salon.user, body.clone()));
+    let answers = futures_util::future::join_all(attempts).await;
+    let created = answers.iter().filter(|(status, _)| *status == 201).count();
+    let taken = answers.iter().filter(|(status, _)| *status == 409).count();
+    assert_eq!(
+        created,
+        1,
+        "{:?}",
+        answers.iter().map(|a| a.0).collect::<Vec<_>>()
+    );
+    assert_eq!(taken, 199);
+    let client = app.db.get().await.unwrap();
+    let live: i64 = client
+        .query_one(
+            "SELECT count(*) FROM appointments WHERE status IN ('reserved', 'confirmed')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(live, 1);
+}
+
+#[actix_web::test]
+async fn a_catalogue_read_after_a_write_shows_the_write_and_the_next_is_a_hit() {
+    let app = spawn_app().await;
+    let salon = salon(&app).await;
+    let read = || async {
+        let response = app.get("/api/v1/services").await;
+        let cache = response.headers()["x-cache"].to_str().unwrap().to_owned();
+        let (_, body) = json(response).await;
+        (cache, body)
+    };
+    let (first, _) = read().await;
+    let (second, body) = read().await;
+    assert_eq!((first.as_str(), second.as_str()), ("miss", "hit"));
+    assert_eq!(body["data"]["items"][0]["price"], 100000);
+    let (status, _) = app
+        .send_as(
+            Method::PUT,
+            &format!("/api/v1/services/{}", salon.service),
+            &salon.admin,
+            Some(&json!({"price": 110000})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (after, body) = read().await;
+    assert_eq!(after, "miss");
+    assert_eq!(body["data"]["items"][0]["price"], 110000);
+    assert_eq!(read().await.0, "hit");
+}
+
+#[actix_web::test]
+async fn an_unpaid_reservation_expires_by_itself_and_frees_its_slot() {
+    let mut app = spawn_app_with_smtp(|settings| {
+        settings.booking.reservation_ttl = Duration::from_secs(3);
+        // The user's socket is read only after the admin's: it must not time out meanwhile.
+        settings.realtime.client_timeout = Duration::from_secs(30);
+    })
+    .await;
+    app.start_worker();
+    let salon = salon(&app).await;
+    let mut admin_socket = open(&app, &salon.admin).await;
+    let mut user_socket = open(&app, &salon.user).await;
+    let body = json!({"serviceId": salon.service, "expertId": salon.experts[0],
+                      "date": salon.date, "time": "15:00"});
+    let (status, held) = book(&app, &salon.user, body.clone()).await;
+    assert_eq!(status, 201, "{held}");
+    let expires: chrono::DateTime<chrono::Utc> = held["data"]["appointment"]["expiresAt"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let expired = admin_socket.expect("appointment:expired").await;
+    let seen_at = chrono::Utc::now();
+    assert_eq!(expired["data"]["appointment"]["status"], "expired");
+    let late = seen_at - expires;
+    assert!(
+        late < chrono::Duration::milliseconds(1500),
+        "expired {late} after expiresAt"
+    );
+    assert!(
+        late >= chrono::Duration::zero(),
+        "expired {late} before expiresAt"
+    );
+    let mine = user_socket.expect("appointment:expired").await;
+    assert_eq!(
+        mine["data"]["appointment"]["id"],
+        held["data"]["appointment"]["id"]
+    );
+    user_socket.expect("notification:created").await;
+    let mails = app
+        .smtp()
+        .wait_for("client@example.com", 2, Duration::from_secs(20))
+        .await;
+    assert!(mails
+        .iter()
+        .any(|mail| mail.contains("Your reservation expired")));
+    let (_, notes) = app
+        .send_as(Method::GET, "/api/v1/notifications", &salon.user, None)
+        .await;
+    let kinds: Vec<&str> = notes["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|note| note["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["appointment_expired", "appointment_created"]);
+    // The slot is free again.
+    let (status, again) = book(&app, &salon.user, body).await;
+    assert_eq!(status, 201, "{again}");
+}
+
+#[actix_web::test]
+async fn a_worker_killed_before_the_expiry_and_back_after_it_expires_the_reservation_once() {
+    let mut app = spawn_app_with(|settings| {
+        settings.booking.reservation_ttl = Duration::from_secs(2);
+    })
+    .await;
+    app.start_worker();
+    let salon = salon(&app).await;
+    let body = json!({"serviceId": salon.service, "date": salon.date, "time": "16:00"});
+    let (status, held) = book(&app, &salon.user, body).await;
+    assert_eq!(status, 201, "{held}");
+    let id = held["data"]["appointment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.kill_workers().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let client = app.db.get().await.unwrap();
+    let status_of = || async {
+        client
+            .query_one(
+                "SELECT status FROM appointments WHERE id = $1::text::uuid",
+                &[&id],
+            )
+            .await
+            .unwrap()
+            .get::<_, String>(0)
+    };
+    assert_eq!(
+        status_of().await,
+        "reserved",
+        "nobody expired it while no worker ran"
+    );
+    app.start_worker();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while status_of().await != "expired" {
+        assert!(tokio::time::Instant::now() < deadline, "never expired");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let expiries: i64 = client
+        .query_one(
+            "SELECT count(*) FROM notifications WHERE kind = 'appointment_expired' AND data->>'appointmentId' = $1",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(expiries, 1, "expired once");
+    // Paying an expired reservation is a conflict.
+    let (status, answer) = app
+        .send_as(Method::PUT, &format!("/api/v1/appointments/{id}/pay"), &salon.user, None)
+        .await;
+    assert_eq!(status, 409, "{answer}");
+}
+
+#[actix_web::test]
+async fn paying_just_before_the_expiry_keeps_the_booking() {
+    let mut app = spawn_app_with(|settings| {
+        settings.booking.reservation_ttl = Duration::from_secs(2);
+    })
+    .await;
+    app.start_worker();
+    let salon = salon(&app).await;
+    let mut admin_socket = open(&app, &salon.admin).await;
+    let body = json!({"serviceId": salon.service, "date": salon.date, "time": "13:00"});
+    let (_, held) = book(&app, &salon.user, body).await;
+    let id = held["data"]["appointment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let expires: chrono::DateTime<chrono::Utc> = held["data"]["appointment"]["expiresAt"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let until = (expires - chrono::Utc::now() - chrono::Duration::milliseconds(100))
+        .to_std()
+        .unwrap();
+    tokio::time::sleep(until).await;
+    let (status, paid) = app
+        .send_as(
+            Method::PUT,
+            &format!("/api/v1/appointments/{id}/pay"),
+            &salon.user,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{paid}");
+    admin_socket.expect("appointment:paid").await;
+    admin_socket
+        .expect_none("appointment:expired", Duration::from_secs(3))
+        .await;
+    let (_, one) = app
+        .send_as(
+            Method::GET,
+            &format!("/api/v1/appointments/{id}"),
+            &salon.user,
+            None,
+        )
+        .await;
+    assert_eq!(one["data"]["appointment"]["status"], "confirmed");
+}
