@@ -44,7 +44,14 @@ async fn run_async(mut settings: Settings) -> anyhow::Result<()> {
         tracing::info!(url = %settings.redis.url, "private Redis");
     }
     let pool = crate::db::connect(&settings.database.url, 1)?;
-    crate::db::migrate(&mut *pool.get().await.context("connecting to PostgreSQL")?).await?;
+    let mut client = pool.get().await.context("connecting to PostgreSQL")?;
+    crate::db::migrate(&mut client).await?;
+    if crate::booking::demo::seed_if_empty(&client).await? {
+        println!(
+            "A demo catalogue was added (Hair, Nails; experts Ayu and Budi): GET /api/v1/services"
+        );
+    }
+    drop(client);
     drop(pool);
 
     let mut web = spawn_child("serve", &settings)?;

@@ -30,11 +30,10 @@ pub async fn schedule(queues: &Queues, appointment: Uuid, expires_at: DateTime<U
     }
 }
 
-/// Expires what is due (one appointment, or all), each with its event, notification and mail, in
+/// Expires up to 500 reservations that are due, each with its event, notification and mail, in
 /// one transaction; answers the mails to wake.
 async fn expire_due(
     client: &mut deadpool_postgres::Client,
-    only: Option<Uuid>,
     context: &JobContext,
 ) -> anyhow::Result<Vec<Uuid>> {
     let tx = client.transaction().await?;
@@ -43,11 +42,10 @@ async fn expire_due(
             "UPDATE appointments SET status = 'expired', updated_at = clock_timestamp()
              WHERE id IN (SELECT id FROM appointments
                           WHERE status = 'reserved' AND payment_status = 'unpaid' AND expires_at <= now()
-                            AND ($1::uuid IS NULL OR id = $1)
                           ORDER BY expires_at LIMIT 500 FOR UPDATE SKIP LOCKED)
                AND status = 'reserved' AND payment_status = 'unpaid' AND expires_at <= now()
              RETURNING id",
-            &[&only],
+            &[],
         )
         .await?;
     let mut mails = Vec::with_capacity(rows.len());
@@ -90,7 +88,9 @@ async fn announce_expiry(
 }
 
 /// The `reservation-expiry` job: waits for the exact `expiresAt` (the job may start up to a second
-/// early), then expires the appointment if it is still due.
+/// early), then expires the appointment if it is still due, with every other reservation due by
+/// then: when thousands fall due in one second, the first jobs to wake expire them all, and the
+/// rest find nothing left to do.
 pub async fn run(context: &JobContext, job: &ExpireReservation) -> anyhow::Result<bool> {
     let mut client = context.db.get().await?;
     let due: Option<Option<DateTime<Utc>>> = client
@@ -110,21 +110,24 @@ pub async fn run(context: &JobContext, job: &ExpireReservation) -> anyhow::Resul
         return Ok(false);
     }
     tokio::time::sleep(wait).await;
-    let mails = expire_due(&mut client, Some(job.appointment_id), context).await?;
-    let expired = !mails.is_empty();
-    for mail in mails {
-        outbox::wake(&context.queues, mail).await;
-    }
-    Ok(expired)
+    Ok(expire_all_due(&mut client, context).await? > 0)
 }
 
 /// The sweep: expires every reservation past due whose job was lost (Redis flushed, a worker
 /// dead); answers how many.
 pub async fn sweep(context: &JobContext) -> anyhow::Result<usize> {
     let mut client = context.db.get().await?;
+    expire_all_due(&mut client, context).await
+}
+
+/// Expires every reservation due now, 500 to a transaction; answers how many.
+async fn expire_all_due(
+    client: &mut deadpool_postgres::Client,
+    context: &JobContext,
+) -> anyhow::Result<usize> {
     let mut total = 0;
     loop {
-        let mails = expire_due(&mut client, None, context).await?;
+        let mails = expire_due(client, context).await?;
         total += mails.len();
         let full = mails.len() >= 500;
         for mail in mails {

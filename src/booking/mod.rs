@@ -5,6 +5,7 @@
 pub mod appointments;
 pub mod cache;
 pub mod catalog;
+pub mod demo;
 pub mod experts;
 pub mod expiry;
 pub mod input;

@@ -523,7 +523,12 @@ async fn a_worker_killed_before_the_expiry_and_back_after_it_expires_the_reserva
     assert_eq!(expiries, 1, "expired once");
     // Paying an expired reservation is a conflict.
     let (status, answer) = app
-        .send_as(Method::PUT, &format!("/api/v1/appointments/{id}/pay"), &salon.user, None)
+        .send_as(
+            Method::PUT,
+            &format!("/api/v1/appointments/{id}/pay"),
+            &salon.user,
+            None,
+        )
         .await;
     assert_eq!(status, 409, "{answer}");
 }
@@ -574,4 +579,37 @@ async fn paying_just_before_the_expiry_keeps_the_booking() {
         )
         .await;
     assert_eq!(one["data"]["appointment"]["status"], "confirmed");
+}
+
+#[actix_web::test]
+async fn the_dev_demo_catalogue_is_seeded_once_and_bookable() {
+    let app = spawn_app().await;
+    let client = app.db.get().await.unwrap();
+    assert!(hub::booking::demo::seed_if_empty(&client).await.unwrap());
+    assert!(!hub::booking::demo::seed_if_empty(&client).await.unwrap());
+    let (status, services) = json(app.get("/api/v1/services").await).await;
+    assert_eq!(status, 200);
+    assert_eq!(services["data"]["total"], 3);
+    let haircut = services["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|service| service["name"] == "Haircut")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    verified_user(&app, "visitor@example.com", "user").await;
+    let (token, _) = sign_in(&app, "visitor@example.com").await;
+    let tomorrow = chrono::Utc::now()
+        .with_timezone(&app.settings.booking.timezone)
+        .date_naive()
+        + chrono::Days::new(1);
+    let (status, booked) = book(
+        &app,
+        &token,
+        json!({"serviceId": haircut, "date": tomorrow.format("%Y-%m-%d").to_string(), "time": "09:00"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{booked}");
 }

@@ -24,7 +24,12 @@ async fn a_socket_needs_a_valid_token() {
     let topics = &live.hello["data"]["topics"];
     assert_eq!(
         topics,
-        &json!(["brands", "domains", format!("user:{}", board.user_id)])
+        &json!([
+            "brands",
+            "catalog",
+            "domains",
+            format!("user:{}", board.user_id)
+        ])
     );
 
     // As a browser's library may: the token in a header, compression offered.

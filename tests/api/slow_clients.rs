@@ -142,7 +142,7 @@ async fn a_client_that_reads_slowly_but_steadily_through_a_burst_is_kept() {
             .next(Duration::from_secs(20))
             .await
             .expect("not closed");
-        assert_eq!(frame["data"]["n"], received, "in order");
+        assert_eq!(frame["data"]["n"], received, "in order: {frame}");
         received += 1;
         // About 3 MB/s: far slower than the burst comes.
         tokio::time::sleep(Duration::from_millis(10)).await;
