@@ -20,15 +20,16 @@ pub struct Options {
 }
 
 /// Runs `concurrency` loops of one request for `seconds`; answers (latencies, failures, elapsed).
-async fn hammer(
+pub async fn hammer(
     hub: &Hub,
     path: &str,
     header: (&str, &str),
-    options: &Options,
+    seconds: u64,
+    concurrency: usize,
 ) -> (Samples, usize, Duration) {
-    let until = Instant::now() + Duration::from_secs(options.seconds);
+    let until = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
-    let loops: Vec<_> = (0..options.concurrency)
+    let loops: Vec<_> = (0..concurrency)
         .map(|_| {
             let request = hub
                 .http
@@ -77,7 +78,8 @@ pub async fn run(hub: &Hub, options: &Options) -> anyhow::Result<Report> {
         ("domains_page", "/api/v1/domains?limit=20", ("x-bench", "1")),
         ("urls", "/api/urls", ("x-api-key", key.as_str())),
     ] {
-        let (mut samples, failures, elapsed) = hammer(hub, path, header, options).await;
+        let (mut samples, failures, elapsed) =
+            hammer(hub, path, header, options.seconds, options.concurrency).await;
         report
             .add(
                 &format!("{name}_requests_per_s"),

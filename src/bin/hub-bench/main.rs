@@ -5,6 +5,7 @@
 //! (a brand, 10,000 domains, a checker key, login users) through the API.
 
 mod api;
+mod booking;
 mod fanout;
 mod hub;
 mod ingest;
@@ -42,6 +43,8 @@ enum Scenario {
     Api(api::Options),
     /// Logins while `/health` is sampled.
     Login(login::Options),
+    /// Booking: one contended day, reservations expiring together, cached catalogue reads.
+    Booking(booking::Options),
 }
 
 #[tokio::main]
@@ -53,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Ingest(options) => ingest::run(&hub, options).await?,
         Scenario::Api(options) => api::run(&hub, options).await?,
         Scenario::Login(options) => login::run(&hub, options).await?,
+        Scenario::Booking(options) => booking::run(&hub, options).await?,
     };
     report.print(cli.json);
     Ok(())
