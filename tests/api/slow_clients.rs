@@ -95,10 +95,8 @@ async fn a_client_that_stops_reading_is_cut_off_without_buffering_and_its_connec
     let mut most_queued = metric(&app, "hub_websocket_frames_queued").await;
     assert!(most_queued >= 0.0, "the gauge is exported");
     for n in 0..EVENTS {
-        let frame = reader
-            .next(Duration::from_secs(20))
-            .await
-            .expect("every event");
+        // Events of the setup (a brand, a key) may still be on their way: skip them.
+        let frame = reader.expect("test:bulk").await;
         assert_eq!(
             frame["data"]["n"], n,
             "the reader gets every event, in order"
@@ -138,10 +136,7 @@ async fn a_client_that_reads_slowly_but_steadily_through_a_burst_is_kept() {
     let recording = record_bulk(&app, EVENTS, 32 * 1024);
     let mut received = 0;
     while received < EVENTS {
-        let frame = slow
-            .next(Duration::from_secs(20))
-            .await
-            .expect("not closed");
+        let frame = slow.expect("test:bulk").await;
         assert_eq!(frame["data"]["n"], received, "in order: {frame}");
         received += 1;
         // About 3 MB/s: far slower than the burst comes.
