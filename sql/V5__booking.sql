@@ -113,6 +113,18 @@ CREATE INDEX appointments_starts_idx ON appointments (starts_at);
 CREATE INDEX appointments_expert_starts_idx ON appointments (expert_id, starts_at);
 CREATE INDEX appointments_due_idx ON appointments (expires_at)
     WHERE status = 'reserved' AND payment_status = 'unpaid';
+-- For deleting a service (is it booked?) and the SET NULLs of sub-services and offers.
+CREATE INDEX appointments_service_idx ON appointments (service_id);
+CREATE INDEX appointments_sub_service_idx ON appointments (sub_service_id) WHERE sub_service_id IS NOT NULL;
+CREATE INDEX appointments_offer_idx ON appointments (offer_id) WHERE offer_id IS NOT NULL;
+
+-- The catalogue cache's generation: bumped in every catalogue write's transaction, so a cached
+-- read keyed by it can never outlive the write, whatever happens to Redis.
+CREATE TABLE cache_generations (
+    name text PRIMARY KEY,
+    generation bigint NOT NULL DEFAULT 0
+);
+INSERT INTO cache_generations (name) VALUES ('catalog');
 
 CREATE TABLE notifications (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),

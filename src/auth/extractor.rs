@@ -74,8 +74,8 @@ impl FromRequest for SignedIn {
     }
 }
 
-/// The caller when a token is sent (an invalid one is refused), `None` for anonymous: for public
-/// routes that show admins more.
+/// The caller when a valid token is sent, `None` otherwise (no token, or an expired one: a public
+/// page stays readable to a client whose session ran out): for public routes that show admins more.
 #[derive(Debug, Clone)]
 pub struct MaybeSignedIn(pub Option<SignedIn>);
 
@@ -94,7 +94,7 @@ impl FromRequest for MaybeSignedIn {
             return Box::pin(async { Ok(MaybeSignedIn(None)) });
         }
         let signed_in = SignedIn::from_request(req, payload);
-        Box::pin(async move { Ok(MaybeSignedIn(Some(signed_in.await?))) })
+        Box::pin(async move { Ok(MaybeSignedIn(signed_in.await.ok())) })
     }
 }
 

@@ -147,7 +147,7 @@ async fn candidates(
         let offers: Option<bool> = client
             .query_opt(
                 "SELECT EXISTS (SELECT 1 FROM expert_services WHERE expert_id = e.id AND service_id = $2)
-                 FROM experts e WHERE e.id = $1 AND e.is_active",
+                 FROM experts e WHERE e.id = $1 AND e.is_active FOR KEY SHARE",
                 &[&expert, &service],
             )
             .await?
@@ -169,7 +169,8 @@ async fn candidates(
                    AND a.status IN ('reserved', 'confirmed') AND a.starts_at < $3 AND a.ends_at > $2)
              ORDER BY (SELECT count(*) FROM appointments a WHERE a.expert_id = e.id
                          AND a.status IN ('reserved', 'confirmed') AND a.starts_at >= $2 - interval '1 day'
-                         AND a.starts_at < $3 + interval '1 day'), e.name, e.id",
+                         AND a.starts_at < $3 + interval '1 day'), e.name, e.id
+             FOR KEY SHARE OF e",
             &[&service, &span.0, &span.1],
         )
         .await?;
@@ -194,14 +195,15 @@ async fn create(
         None => 0,
     };
     let span = schedule.span(booking.date, booking.time, minutes, Utc::now())?;
-    let total = price - price * i64::from(discount) / 100;
-    let (status, payment, expires_at) = if booking.pay_now {
-        ("confirmed", "paid", None)
+    // The total after the discount, rounded down.
+    let total = price * i64::from(100 - discount) / 100;
+    let (status, payment) = if booking.pay_now {
+        ("confirmed", "paid")
     } else {
-        let ttl =
-            chrono::Duration::from_std(settings.reservation_ttl).map_err(AppError::internal)?;
-        ("reserved", "unpaid", Some(Utc::now() + ttl))
+        ("reserved", "unpaid")
     };
+    // By the database's clock, the one every expiry and payment is judged by.
+    let ttl_seconds = (!booking.pay_now).then(|| settings.reservation_ttl.as_secs_f64());
     let mut booked = None;
     for expert in candidates(&tx, booking.service, booking.expert, span).await? {
         // Each try in a savepoint: a slot taken meanwhile (the exclusion constraint) moves on to
@@ -211,9 +213,10 @@ async fn create(
             .query_one(
                 "INSERT INTO appointments (user_id, service_id, sub_service_id, expert_id, offer_id,
                      starts_at, ends_at, status, payment_status, total_price, currency, expires_at, notes)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+                         now() + make_interval(secs => $12::float8), $13) RETURNING id",
                 &[&caller.id, &booking.service, &booking.sub_service, &expert, &booking.offer,
-                  &span.0, &span.1, &status, &payment, &total, &settings.currency, &expires_at, &booking.notes],
+                  &span.0, &span.1, &status, &payment, &total, &settings.currency, &ttl_seconds, &booking.notes],
             )
             .await;
         match inserted {
@@ -241,6 +244,9 @@ async fn create(
     let appointment = find(&tx, id)
         .await?
         .ok_or_else(|| input::not_found("appointment"))?;
+    let expires_at: Option<DateTime<Utc>> = appointment["expiresAt"]
+        .as_str()
+        .and_then(|at| at.parse().ok());
     announce(&tx, "created", &appointment).await?;
     let about = mails::About::of(&appointment)
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("appointment without names")))?;
@@ -272,7 +278,10 @@ async fn create(
     }
     let message = match expires_at {
         None => "Booking confirmed".to_owned(),
-        Some(expires_at) => format!("Reservation held until {}", expires_at.to_rfc3339()),
+        Some(_) => format!(
+            "Reservation held until {}",
+            appointment["expiresAt"].as_str().unwrap_or_default()
+        ),
     };
     Ok(envelope::created(
         &message,

@@ -1,9 +1,13 @@
-//! The public catalogue reads, cached in Redis with `X-Cache: hit|miss`. Every catalogue write
-//! bumps a generation number after it commits; keys carry the generation they were read under, so
-//! a read after a write never finds the old value (old generations just expire, no key scan).
+//! The public catalogue reads, cached in Redis with `X-Cache: hit|miss`. Keys carry the catalogue's
+//! generation, which every catalogue write moves on in its own transaction (in PostgreSQL), so a
+//! read after a write never finds the old value, even when Redis missed something; old
+//! generations simply expire (no key scan).
+
+use std::time::Duration;
 
 use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use actix_web::HttpResponse;
+use deadpool_postgres::GenericClient;
 use redis::AsyncCommands;
 use serde_json::{json, Value};
 
@@ -12,35 +16,73 @@ use crate::state::AppState;
 
 const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 
-fn generation_key(state: &AppState) -> String {
-    format!("{}catalog:generation", state.settings.redis.namespace)
+/// Moves the catalogue's generation on; call in the transaction of a catalogue write.
+pub async fn bump(client: &impl GenericClient) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "UPDATE cache_generations SET generation = generation + 1 WHERE name = 'catalog'",
+            &[],
+        )
+        .await?;
+    Ok(())
 }
 
-/// The envelope `{success, message, data}` for the read named `key` (its path and query), from
-/// the cache or from `load`.
-pub async fn read<F>(state: &AppState, key: &str, message: &str, load: F) -> AppResult<HttpResponse>
-where
-    F: std::future::Future<Output = AppResult<Value>>,
-{
-    let mut redis = state.redis.clone();
-    let generation: Result<Option<i64>, _> = redis.get(generation_key(state)).await;
-    let cache_key = generation.as_ref().ok().map(|generation| {
-        format!(
-            "{}catalog:{}:{key}",
-            state.settings.redis.namespace,
-            generation.unwrap_or(0)
-        )
-    });
-    if let Some(cache_key) = &cache_key {
-        match redis.get::<_, Option<String>>(cache_key).await {
-            Ok(Some(body)) => return Ok(respond(body, "hit")),
-            Ok(None) => {}
-            Err(error) => tracing::warn!(%error, "catalogue cache read"),
+/// What a loader read, and how long it may be served at most (besides `cache.ttl`).
+pub struct Fresh {
+    pub data: Value,
+    pub for_at_most: Option<Duration>,
+}
+
+impl From<Value> for Fresh {
+    fn from(data: Value) -> Self {
+        Fresh {
+            data,
+            for_at_most: None,
         }
     }
-    let body = json!({ "success": true, "message": message, "data": load.await? }).to_string();
-    if let Some(cache_key) = cache_key {
-        let ttl = state.settings.cache.ttl.as_secs().max(1);
+}
+
+/// The envelope `{success, message, data}` for the read named `key` (its normalised
+/// parameters), from the cache or from `load`.
+pub async fn read<F, T>(
+    state: &AppState,
+    key: &str,
+    message: &str,
+    load: F,
+) -> AppResult<HttpResponse>
+where
+    F: std::future::Future<Output = AppResult<T>>,
+    T: Into<Fresh>,
+{
+    let generation: i64 = state
+        .db
+        .get()
+        .await?
+        .query_one(
+            "SELECT generation FROM cache_generations WHERE name = 'catalog'",
+            &[],
+        )
+        .await?
+        .get(0);
+    let cache_key = format!(
+        "{}catalog:{generation}:{key}",
+        state.settings.redis.namespace
+    );
+    let mut redis = state.redis.clone();
+    match redis.get::<_, Option<String>>(&cache_key).await {
+        Ok(Some(body)) => return Ok(respond(body, "hit")),
+        Ok(None) => {}
+        Err(error) => tracing::warn!(%error, "catalogue cache read"),
+    }
+    let fresh: Fresh = load.await?.into();
+    let body = json!({ "success": true, "message": message, "data": fresh.data }).to_string();
+    let ttl = fresh
+        .for_at_most
+        .map_or(state.settings.cache.ttl, |most| {
+            most.min(state.settings.cache.ttl)
+        })
+        .as_secs();
+    if ttl > 0 {
         if let Err(error) = redis.set_ex::<_, _, ()>(&cache_key, &body, ttl).await {
             tracing::warn!(%error, "catalogue cache write");
         }
@@ -48,17 +90,17 @@ where
     Ok(respond(body, "miss"))
 }
 
+/// An answer that was not cached (an admin's view), marked as such.
+pub fn uncached(message: &str, data: Value) -> HttpResponse {
+    respond(
+        json!({ "success": true, "message": message, "data": data }).to_string(),
+        "miss",
+    )
+}
+
 fn respond(body: String, cache: &'static str) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json")))
         .insert_header((X_CACHE, HeaderValue::from_static(cache)))
         .body(body)
-}
-
-/// Makes every cached catalogue read stale; call after a catalogue write commits.
-pub async fn invalidate(state: &AppState) {
-    let mut redis = state.redis.clone();
-    if let Err(error) = redis.incr::<_, _, i64>(generation_key(state), 1).await {
-        tracing::error!(%error, "catalogue cache not invalidated; reads may be stale until it expires");
-    }
 }

@@ -1,6 +1,6 @@
 //! Categories: `GET /api/v1/categories` (public, cached) and the admin's changes.
 
-use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, post, put, web, HttpResponse};
 use deadpool_postgres::GenericClient;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -32,14 +32,9 @@ fn category(row: &Row) -> Value {
     })
 }
 
-/// The cache key of a public read: its path and query.
-pub fn cache_key(req: &HttpRequest) -> String {
-    format!("{}?{}", req.path(), req.query_string())
-}
-
 #[get("/api/v1/categories")]
-async fn list_categories(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
-    cache::read(&state, &cache_key(&req), "Categories", async {
+async fn list_categories(state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    cache::read(&state, "categories", "Categories", async {
         let client = state.db.get().await?;
         let rows = client
             .query(
@@ -79,7 +74,6 @@ async fn create_category(
         .await?;
     catalog_changed(&tx, "category", row.get("id"), "created").await?;
     tx.commit().await?;
-    cache::invalidate(&state).await;
     Ok(envelope::created(
         "Category created",
         json!({ "category": category(&row) }),
@@ -114,7 +108,6 @@ async fn update_category(
         .ok_or_else(|| input::not_found("category"))?;
     catalog_changed(&tx, "category", id, "updated").await?;
     tx.commit().await?;
-    cache::invalidate(&state).await;
     Ok(envelope::ok(
         "Category updated",
         json!({ "category": category(&row) }),
@@ -149,7 +142,6 @@ async fn delete_category(
         .await?;
     catalog_changed(&tx, "category", id, "deleted").await?;
     tx.commit().await?;
-    cache::invalidate(&state).await;
     Ok(envelope::ok("Category deleted", json!({ "id": id })))
 }
 

@@ -1,13 +1,12 @@
 //! Experts, the services each offers, and when each is free.
 
-use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, post, put, web, HttpResponse};
 use deadpool_postgres::GenericClient;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::catalog::cache_key;
 use super::schedule::{Schedule, Span};
 use super::{cache, catalog_changed, input};
 use crate::auth::Admin;
@@ -59,11 +58,11 @@ struct ListQuery {
 
 #[get("/api/v1/experts")]
 async fn list_experts(
-    req: HttpRequest,
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
-    cache::read(&state, &cache_key(&req), "Experts", async {
+    let key = format!("experts?service={:?}", query.service_id);
+    cache::read(&state, &key, "Experts", async {
         let client = state.db.get().await?;
         let rows = client
             .query(
@@ -130,7 +129,6 @@ async fn create_expert(
     catalog_changed(&tx, "expert", id, "created").await?;
     let created = find(&tx, id).await?;
     tx.commit().await?;
-    cache::invalidate(&state).await;
     Ok(envelope::created(
         "Expert created",
         json!({ "expert": created }),
@@ -163,7 +161,6 @@ async fn update_expert(
     catalog_changed(&tx, "expert", id, "updated").await?;
     let expert = find(&tx, id).await?;
     tx.commit().await?;
-    cache::invalidate(&state).await;
     Ok(envelope::ok("Expert updated", json!({ "expert": expert })))
 }
 
@@ -203,7 +200,6 @@ async fn delete_expert(
     };
     catalog_changed(&tx, "expert", id, action).await?;
     tx.commit().await?;
-    cache::invalidate(&state).await;
     Ok(envelope::ok(
         message,
         json!({ "id": id, "deactivated": booked }),
@@ -256,7 +252,6 @@ async fn set_services(
     catalog_changed(&tx, "expert", id, "updated").await?;
     let expert = find(&tx, id).await?;
     tx.commit().await?;
-    cache::invalidate(&state).await;
     Ok(envelope::ok("Services set", json!({ "expert": expert })))
 }
 
@@ -286,7 +281,8 @@ pub async fn length_and_price(
 ) -> AppResult<(i64, i64)> {
     let row = client
         .query_opt(
-            "SELECT duration_minutes, price FROM services WHERE id = $1 AND is_active",
+            // Held against deletion until the booking commits.
+            "SELECT duration_minutes, price FROM services WHERE id = $1 AND is_active FOR KEY SHARE",
             &[&service],
         )
         .await?
@@ -295,7 +291,8 @@ pub async fn length_and_price(
     if let Some(sub_service) = sub_service {
         let row = client
             .query_opt(
-                "SELECT duration_minutes, price FROM sub_services WHERE id = $1 AND service_id = $2",
+                "SELECT duration_minutes, price FROM sub_services WHERE id = $1 AND service_id = $2
+                 FOR KEY SHARE",
                 &[&sub_service, &service],
             )
             .await?

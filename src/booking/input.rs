@@ -22,12 +22,16 @@ pub fn optional_text(field: &str, raw: Option<&str>, max: usize) -> AppResult<Op
     }
 }
 
-/// A price in the currency's smallest unit: 0 or more.
+/// The largest price: far above any real one, and small enough that sums and discounts of a few
+/// prices cannot overflow.
+const MAX_MONEY: i64 = 1_000_000_000_000;
+
+/// A price in the currency's smallest unit: 0 to 10^12.
 pub fn money(field: &str, value: i64) -> AppResult<i64> {
-    if value < 0 {
+    if !(0..=MAX_MONEY).contains(&value) {
         return Err(AppError::invalid(
             field,
-            format!("{field} must be 0 or more"),
+            format!("{field} must be 0 to {MAX_MONEY}"),
         ));
     }
     Ok(value)

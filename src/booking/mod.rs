@@ -39,13 +39,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(stats::routes);
 }
 
-/// Records `catalog:changed {kind, id, action}` in the change's transaction.
+/// Records `catalog:changed {kind, id, action}` in the change's transaction, and moves the
+/// catalogue cache's generation on in it (so no cached read outlives the change).
 pub async fn catalog_changed(
     client: &impl GenericClient,
     kind: &str,
     id: Uuid,
     action: &str,
 ) -> Result<(), tokio_postgres::Error> {
+    cache::bump(client).await?;
     let event = Event::new(
         CATALOG,
         "catalog:changed",

@@ -68,6 +68,8 @@ fn admin_move(status: &str) -> AppResult<Move> {
             notice: Some(("appointment_expired", "Reservation expired")),
             also: "",
         },
+        // A status, but not one anything moves to.
+        "reserved" => return Err(AppError::conflict("No appointment moves back to reserved")),
         _ => {
             return Err(AppError::invalid(
                 "status",
@@ -75,6 +77,27 @@ fn admin_move(status: &str) -> AppResult<Move> {
             ))
         }
     })
+}
+
+/// Why a move changed nothing, in the words of the appointment's state.
+fn refusal(current: &Value, change: &Move) -> AppError {
+    let status = current["status"].as_str().unwrap_or_default();
+    let past = |field: &str| {
+        current[field]
+            .as_str()
+            .and_then(|at| at.parse::<chrono::DateTime<chrono::Utc>>().ok())
+            .is_some_and(|at| at <= chrono::Utc::now())
+    };
+    let message = if status == "reserved" && change.to == "confirmed" && past("expiresAt") {
+        "This reservation has expired; book again".to_owned()
+    } else if change.from.contains(&status) && change.to == "cancelled" && past("startsAt") {
+        "An appointment that has started can no longer be cancelled".to_owned()
+    } else if status == "confirmed" && change.to == "confirmed" {
+        "This appointment is paid already".to_owned()
+    } else {
+        format!("A {status} appointment cannot become {}", change.to)
+    };
+    AppError::conflict(message)
 }
 
 /// Applies `change` to appointment `id` (visible to `caller`), answering the moved appointment.
@@ -104,11 +127,7 @@ async fn apply(
         )
         .await?;
     if moved == 0 {
-        let status = current["status"].as_str().unwrap_or_default().to_owned();
-        return Err(AppError::conflict(format!(
-            "A {status} appointment cannot become {}",
-            change.to
-        )));
+        return Err(refusal(&current, change));
     }
     let appointment = find(&tx, id)
         .await?

@@ -1,6 +1,8 @@
 //! Offers: a discount valid for a while, given at booking with `offerId`.
 
-use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, post, put, web, HttpResponse};
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use serde::Deserialize;
@@ -8,7 +10,6 @@ use serde_json::{json, Value};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::catalog::cache_key;
 use super::{cache, catalog_changed, input};
 use crate::auth::Admin;
 use crate::error::{AppError, AppResult};
@@ -41,10 +42,10 @@ fn offer(row: &Row) -> Value {
 }
 
 #[get("/api/v1/offers")]
-async fn list_offers(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
-    // Cached like the rest of the catalogue; an offer's window opening or closing is not a write,
-    // so the cache's TTL bounds how late that shows.
-    cache::read(&state, &cache_key(&req), "Offers", async {
+async fn list_offers(state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    // Cached like the rest of the catalogue, but never past the next moment an offer's window
+    // opens or closes (that is not a write, so nothing else would refresh it).
+    cache::read(&state, "offers", "Offers", async {
         let client = state.db.get().await?;
         let rows = client
             .query(
@@ -55,7 +56,19 @@ async fn list_offers(req: HttpRequest, state: web::Data<AppState>) -> AppResult<
                 &[],
             )
             .await?;
-        Ok(json!({ "items": rows.iter().map(offer).collect::<Vec<_>>() }))
+        let next_change: Option<f64> = client
+            .query_one(
+                "SELECT EXTRACT(EPOCH FROM min(boundary) - now())::float8 FROM (
+                     SELECT valid_from AS boundary FROM offers WHERE is_active AND valid_from > now()
+                     UNION ALL SELECT valid_to FROM offers WHERE is_active AND valid_to > now()) b",
+                &[],
+            )
+            .await?
+            .get(0);
+        Ok(cache::Fresh {
+            data: json!({ "items": rows.iter().map(offer).collect::<Vec<_>>() }),
+            for_at_most: next_change.map(|seconds| Duration::from_secs_f64(seconds.max(0.0))),
+        })
     })
     .await
 }
@@ -139,7 +152,6 @@ async fn create_offer(
         .await?;
     catalog_changed(&tx, "offer", row.get("id"), "created").await?;
     tx.commit().await?;
-    cache::invalidate(&state).await;
     Ok(envelope::created(
         "Offer created",
         json!({ "offer": offer(&row) }),
@@ -195,7 +207,6 @@ async fn update_offer(
         .await?;
     catalog_changed(&tx, "offer", id, "updated").await?;
     tx.commit().await?;
-    cache::invalidate(&state).await;
     Ok(envelope::ok(
         "Offer updated",
         json!({ "offer": offer(&row) }),
@@ -220,7 +231,6 @@ async fn delete_offer(
     }
     catalog_changed(&tx, "offer", id, "deleted").await?;
     tx.commit().await?;
-    cache::invalidate(&state).await;
     Ok(envelope::ok("Offer deleted", json!({ "id": id })))
 }
 

@@ -46,9 +46,10 @@ impl Schedule {
             })
     }
 
+    /// Start times run every `slot_minutes` from opening.
     fn on_grid(&self, time: NaiveTime) -> bool {
-        let minutes = time.hour() * 60 + time.minute();
-        time.second() == 0 && minutes.is_multiple_of(self.slot_minutes)
+        let minutes = (time - self.hours.open).num_minutes();
+        time.second() == 0 && minutes >= 0 && (minutes as u32).is_multiple_of(self.slot_minutes)
     }
 
     /// The span of a booking starting at `date` `time` (local) for `minutes`, if it is one the
@@ -105,14 +106,6 @@ impl Schedule {
         let mut time = self.hours.open;
         let step = Duration::minutes(i64::from(self.slot_minutes));
         loop {
-            if !self.on_grid(time) {
-                // Opening hours off the grid: move to the next grid line.
-                let minutes_now = i64::from(time.hour() * 60 + time.minute());
-                let slot = i64::from(self.slot_minutes);
-                let next = (minutes_now / slot + 1) * slot;
-                time = NaiveTime::MIN + Duration::minutes(next);
-                continue;
-            }
             if let Ok((from, to)) = self.span(date, time, minutes, now) {
                 if busy
                     .iter()

@@ -1,13 +1,12 @@
 //! Services and their sub-services (add-ons): public reads (cached), the admin's changes.
 
-use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, post, put, web, HttpResponse};
 use deadpool_postgres::GenericClient;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::catalog::cache_key;
 use super::{cache, catalog, catalog_changed, input};
 use crate::auth::{Admin, MaybeSignedIn};
 use crate::error::{AppError, AppResult};
@@ -69,7 +68,6 @@ struct ListQuery {
 
 #[get("/api/v1/services")]
 async fn list_services(
-    req: HttpRequest,
     state: web::Data<AppState>,
     caller: MaybeSignedIn,
     query: web::Query<ListQuery>,
@@ -115,14 +113,17 @@ async fn list_services(
     };
     if inactive_too {
         // What admins see is not the public's: not cached.
-        return Ok(envelope::ok("Services", load.await?));
+        return Ok(cache::uncached("Services", load.await?));
     }
-    cache::read(&state, &cache_key(&req), "Services", load).await
+    let key = format!(
+        "services?category={:?}&search={:?}&page={}&limit={}",
+        query.category_id, pattern, page.page, page.limit
+    );
+    cache::read(&state, &key, "Services", load).await
 }
 
 #[get("/api/v1/services/{id}")]
 async fn get_service(
-    req: HttpRequest,
     state: web::Data<AppState>,
     caller: MaybeSignedIn,
     id: web::Path<Uuid>,
@@ -158,9 +159,9 @@ async fn get_service(
         Ok(json!({ "service": service }))
     };
     if admin {
-        return Ok(envelope::ok("Service", load.await?));
+        return Ok(cache::uncached("Service", load.await?));
     }
-    cache::read(&state, &cache_key(&req), "Service", load).await
+    cache::read(&state, &format!("service:{id}"), "Service", load).await
 }
 
 #[derive(Deserialize)]
@@ -251,7 +252,6 @@ async fn create_service(
     catalog_changed(&tx, "service", id, "created").await?;
     let created = find(&tx, id).await?;
     tx.commit().await?;
-    cache::invalidate(&state).await;
     Ok(envelope::created(
         "Service created",
         json!({ "service": created }),
@@ -290,7 +290,6 @@ async fn update_service(
     catalog_changed(&tx, "service", id, "updated").await?;
     let service = find(&tx, id).await?;
     tx.commit().await?;
-    cache::invalidate(&state).await;
     Ok(envelope::ok(
         "Service updated",
         json!({ "service": service }),
@@ -333,7 +332,6 @@ async fn delete_service(
     };
     catalog_changed(&tx, "service", id, action).await?;
     tx.commit().await?;
-    cache::invalidate(&state).await;
     Ok(envelope::ok(
         message,
         json!({ "id": id, "deactivated": booked }),
@@ -393,7 +391,6 @@ async fn add_sub_service(
         .await?;
     catalog_changed(&tx, "subService", row.get("id"), "created").await?;
     tx.commit().await?;
-    cache::invalidate(&state).await;
     Ok(envelope::created(
         "Sub-service added",
         json!({ "subService": sub_service(&row) }),
@@ -436,7 +433,6 @@ async fn update_sub_service(
         .ok_or_else(|| input::not_found("sub-service"))?;
     catalog_changed(&tx, "subService", id, "updated").await?;
     tx.commit().await?;
-    cache::invalidate(&state).await;
     Ok(envelope::ok(
         "Sub-service updated",
         json!({ "subService": sub_service(&row) }),
@@ -460,6 +456,5 @@ async fn delete_sub_service(
     }
     catalog_changed(&tx, "subService", id, "deleted").await?;
     tx.commit().await?;
-    cache::invalidate(&state).await;
     Ok(envelope::ok("Sub-service deleted", json!({ "id": id })))
 }

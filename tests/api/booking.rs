@@ -417,6 +417,8 @@ async fn an_unpaid_reservation_expires_by_itself_and_frees_its_slot() {
         settings.booking.reservation_ttl = Duration::from_secs(3);
         // The user's socket is read only after the admin's: it must not time out meanwhile.
         settings.realtime.client_timeout = Duration::from_secs(30);
+        // Only the job can expire it in time: the sweep comes once a minute.
+        settings.worker.sweep_interval = Duration::from_secs(60);
     })
     .await;
     app.start_worker();
@@ -433,17 +435,25 @@ async fn an_unpaid_reservation_expires_by_itself_and_frees_its_slot() {
         .parse()
         .unwrap();
     let expired = admin_socket.expect("appointment:expired").await;
-    let seen_at = chrono::Utc::now();
     assert_eq!(expired["data"]["appointment"]["status"], "expired");
-    let late = seen_at - expires;
-    assert!(
-        late < chrono::Duration::milliseconds(1500),
-        "expired {late} after expiresAt"
-    );
+    // By the database's clock: when the row changed, against when it was due.
+    let at = |field: &str| -> chrono::DateTime<chrono::Utc> {
+        expired["data"]["appointment"][field]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let late = at("updatedAt") - at("expiresAt");
     assert!(
         late >= chrono::Duration::zero(),
         "expired {late} before expiresAt"
     );
+    assert!(
+        late < chrono::Duration::seconds(1),
+        "expired {late} after expiresAt"
+    );
+    assert_eq!(at("expiresAt"), expires);
     let mine = user_socket.expect("appointment:expired").await;
     assert_eq!(
         mine["data"]["appointment"]["id"],
@@ -476,6 +486,8 @@ async fn an_unpaid_reservation_expires_by_itself_and_frees_its_slot() {
 async fn a_worker_killed_before_the_expiry_and_back_after_it_expires_the_reservation_once() {
     let mut app = spawn_app_with(|settings| {
         settings.booking.reservation_ttl = Duration::from_secs(2);
+        // The job, not the sweep, is what must survive the kill.
+        settings.worker.sweep_interval = Duration::from_secs(60);
     })
     .await;
     app.start_worker();
@@ -536,7 +548,7 @@ async fn a_worker_killed_before_the_expiry_and_back_after_it_expires_the_reserva
 #[actix_web::test]
 async fn paying_just_before_the_expiry_keeps_the_booking() {
     let mut app = spawn_app_with(|settings| {
-        settings.booking.reservation_ttl = Duration::from_secs(2);
+        settings.booking.reservation_ttl = Duration::from_secs(3);
     })
     .await;
     app.start_worker();
@@ -553,7 +565,7 @@ async fn paying_just_before_the_expiry_keeps_the_booking() {
         .unwrap()
         .parse()
         .unwrap();
-    let until = (expires - chrono::Utc::now() - chrono::Duration::milliseconds(100))
+    let until = (expires - chrono::Utc::now() - chrono::Duration::milliseconds(1000))
         .to_std()
         .unwrap();
     tokio::time::sleep(until).await;
@@ -612,4 +624,299 @@ async fn the_dev_demo_catalogue_is_seeded_once_and_bookable() {
     )
     .await;
     assert_eq!(status, 201, "{booked}");
+}
+
+#[actix_web::test]
+async fn a_reservation_whose_job_was_lost_is_expired_by_the_sweep() {
+    let mut app = spawn_app_with(|settings| {
+        settings.booking.reservation_ttl = Duration::from_secs(1);
+    })
+    .await;
+    let salon = salon(&app).await;
+    let body = json!({"serviceId": salon.service, "date": salon.date, "time": "11:00"});
+    let (_, held) = book(&app, &salon.user, body).await;
+    let id = held["data"]["appointment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Lose the job: Redis forgets the queue before any worker ran.
+    let mut redis = redis::Client::open(app.settings.redis.url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let pattern = format!("{}reservation-expiry*", app.settings.redis.namespace);
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(&pattern)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(!keys.is_empty(), "the job was queued under {pattern}");
+    let _: () = redis::cmd("DEL")
+        .arg(&keys)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Paying once it is due, before anything expired it, is already refused.
+    let (status, answer) = app
+        .send_as(
+            Method::PUT,
+            &format!("/api/v1/appointments/{id}/pay"),
+            &salon.user,
+            None,
+        )
+        .await;
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(
+        answer["message"],
+        "This reservation has expired; book again"
+    );
+    app.start_worker();
+    let client = app.db.get().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let status: String = client
+            .query_one(
+                "SELECT status FROM appointments WHERE id = $1::text::uuid",
+                &[&id],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if status == "expired" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the sweep never expired it"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[actix_web::test]
+async fn cancelling_frees_the_slot_and_only_the_owner_or_an_admin_may() {
+    let app = spawn_app().await;
+    let salon = salon(&app).await;
+    let body = json!({"serviceId": salon.service, "expertId": salon.experts[0],
+                      "date": salon.date, "time": "09:00"});
+    let (_, booked) = book(&app, &salon.user, body.clone()).await;
+    let id = booked["data"]["appointment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cancel = format!("/api/v1/appointments/{id}/cancel");
+    verified_user(&app, "stranger@example.com", "user").await;
+    let (stranger, _) = sign_in(&app, "stranger@example.com").await;
+    assert_eq!(
+        app.send_as(Method::DELETE, &cancel, &stranger, None)
+            .await
+            .0,
+        404
+    );
+    let (status, cancelled) = app
+        .send_as(Method::DELETE, &cancel, &salon.user, None)
+        .await;
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(cancelled["data"]["appointment"]["status"], "cancelled");
+    assert_eq!(
+        app.send_as(Method::DELETE, &cancel, &salon.user, None)
+            .await
+            .0,
+        409
+    );
+    // The slot is free again; once it has started, its user can no longer cancel it.
+    let (status, again) = book(&app, &salon.user, body).await;
+    assert_eq!(status, 201, "{again}");
+    let again = again["data"]["appointment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let client = app.db.get().await.unwrap();
+    client
+        .execute(
+            "UPDATE appointments SET starts_at = now() - interval '10 minutes',
+                 ends_at = now() + interval '50 minutes' WHERE id = $1::text::uuid",
+            &[&again],
+        )
+        .await
+        .unwrap();
+    let path = format!("/api/v1/appointments/{again}/cancel");
+    let (status, answer) = app.send_as(Method::DELETE, &path, &salon.user, None).await;
+    assert_eq!(status, 409);
+    assert_eq!(
+        answer["message"],
+        "An appointment that has started can no longer be cancelled"
+    );
+    assert_eq!(
+        app.send_as(Method::DELETE, &path, &salon.admin, None)
+            .await
+            .0,
+        200
+    );
+    // No appointment moves back to reserved.
+    let (status, _) = app
+        .send_as(
+            Method::PUT,
+            &format!("/api/v1/appointments/{again}/status"),
+            &salon.admin,
+            Some(&json!({"status": "reserved"})),
+        )
+        .await;
+    assert_eq!(status, 409);
+}
+
+#[actix_web::test]
+async fn notifications_are_each_users_own() {
+    let app = spawn_app().await;
+    let salon = salon(&app).await;
+    for time in ["09:00", "10:00"] {
+        let body = json!({"serviceId": salon.service, "date": salon.date, "time": time});
+        assert_eq!(book(&app, &salon.user, body).await.0, 201);
+    }
+    let (_, list) = app
+        .send_as(Method::GET, "/api/v1/notifications", &salon.user, None)
+        .await;
+    assert_eq!(list["data"]["unread"], 2);
+    let first = list["data"]["items"][0]["id"].as_str().unwrap().to_owned();
+    let read = format!("/api/v1/notifications/{first}/read");
+    assert_eq!(
+        app.send_as(Method::PUT, &read, &salon.admin, None).await.0,
+        404,
+        "not the admin's"
+    );
+    let (status, one) = app.send_as(Method::PUT, &read, &salon.user, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(one["data"]["notification"]["read"], true);
+    let (_, unread) = app
+        .send_as(
+            Method::GET,
+            "/api/v1/notifications?unread=true",
+            &salon.user,
+            None,
+        )
+        .await;
+    assert_eq!(unread["data"]["total"], 1);
+    let (status, all) = app
+        .send_as(
+            Method::PUT,
+            "/api/v1/notifications/read-all",
+            &salon.user,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(all["data"]["marked"], 1);
+    let (_, after) = app
+        .send_as(Method::GET, "/api/v1/notifications", &salon.user, None)
+        .await;
+    assert_eq!(after["data"]["unread"], 0);
+    assert_eq!(after["data"]["total"], 2);
+}
+
+#[actix_web::test]
+async fn booked_things_are_deactivated_not_deleted_and_a_used_category_stays() {
+    let app = spawn_app().await;
+    let salon = salon(&app).await;
+    let body = json!({"serviceId": salon.service, "expertId": salon.experts[0], "date": salon.date, "time": "09:00"});
+    assert_eq!(book(&app, &salon.user, body).await.0, 201);
+    let (status, answer) = app
+        .send_as(
+            Method::DELETE,
+            &format!("/api/v1/services/{}", salon.service),
+            &salon.admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["data"]["deactivated"], true);
+    let (status, _) = json(
+        app.get(&format!("/api/v1/services/{}", salon.service))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 404, "an inactive service is hidden from the public");
+    let (status, admin_view) = app
+        .send_as(
+            Method::GET,
+            &format!("/api/v1/services/{}", salon.service),
+            &salon.admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(admin_view["data"]["service"]["isActive"], false);
+    let (status, answer) = app
+        .send_as(
+            Method::DELETE,
+            &format!("/api/v1/experts/{}", salon.experts[0]),
+            &salon.admin,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, answer["data"]["deactivated"].clone()),
+        (200, json!(true))
+    );
+    let (status, answer) = app
+        .send_as(
+            Method::DELETE,
+            &format!("/api/v1/experts/{}", salon.experts[1]),
+            &salon.admin,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, answer["data"]["deactivated"].clone()),
+        (200, json!(false))
+    );
+    let category = admin_view["data"]["service"]["category"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _) = app
+        .send_as(
+            Method::DELETE,
+            &format!("/api/v1/categories/{category}"),
+            &salon.admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, 409);
+}
+
+#[actix_web::test]
+async fn with_two_free_experts_200_unassigned_requests_book_exactly_two() {
+    let app = spawn_app_with(|settings| {
+        settings.rate_limit.enabled = false;
+        settings.database.pool_size = 16;
+    })
+    .await;
+    let salon = salon(&app).await;
+    let body = json!({"serviceId": salon.service, "date": salon.date, "time": "15:00"});
+    let attempts = (0..200).map(|_| book(&app, &salon.user, body.clone()));
+    let answers = futures_util::future::join_all(attempts).await;
+    let created: Vec<&Value> = answers
+        .iter()
+        .filter(|(status, _)| *status == 201)
+        .map(|(_, body)| body)
+        .collect();
+    assert_eq!(created.len(), 2);
+    assert_eq!(
+        answers.iter().filter(|(status, _)| *status == 409).count(),
+        198
+    );
+    let mut experts: Vec<&str> = created
+        .iter()
+        .map(|body| {
+            body["data"]["appointment"]["expert"]["id"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    experts.sort();
+    let mut all: Vec<&str> = salon.experts.iter().map(String::as_str).collect();
+    all.sort();
+    assert_eq!(experts, all, "one each");
 }

@@ -245,6 +245,10 @@ pub fn hub_env(settings: &Settings) -> Vec<(String, String)> {
             "HUB__REALTIME__CLIENT_TIMEOUT".to_owned(),
             format!("{}ms", settings.realtime.client_timeout.as_millis()),
         ),
+        (
+            "HUB__WORKER__SWEEP_INTERVAL".to_owned(),
+            format!("{}ms", settings.worker.sweep_interval.as_millis()),
+        ),
     ];
     env.retain(|(_, value)| !value.is_empty());
     env
