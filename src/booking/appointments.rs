@@ -203,7 +203,7 @@ async fn create(
         ("reserved", "unpaid")
     };
     // By the database's clock, the one every expiry and payment is judged by.
-    let ttl_seconds = (!booking.pay_now).then(|| settings.reservation_ttl.as_secs_f64());
+    let ttl_seconds = (!booking.pay_now).then_some(settings.reservation_ttl.as_secs_f64());
     let mut booked = None;
     for expert in candidates(&tx, booking.service, booking.expert, span).await? {
         // Each try in a savepoint: a slot taken meanwhile (the exclusion constraint) moves on to
