@@ -73,6 +73,6 @@ mod tests {
         assert!(grants.may_hold("users"));
         assert!(grants.may_hold("user:u2"));
         assert!(!grants.may_hold("anything"));
-        assert_eq!(grants.initial_topics().len(), 5);
+        assert_eq!(grants.initial_topics().len(), 6);
     }
 }
