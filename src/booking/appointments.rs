@@ -3,6 +3,7 @@
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use hub_jobs::{ExpireReservation, Queues};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio_postgres::error::SqlState;
@@ -274,7 +275,7 @@ async fn create(
     tx.commit().await?;
     outbox::wake(&state.queues, mail).await;
     if let Some(expires_at) = expires_at {
-        super::expiry::schedule(&state.queues, id, expires_at).await;
+        schedule_expiry(&state.queues, id, expires_at).await;
     }
     let message = match expires_at {
         None => "Booking confirmed".to_owned(),
@@ -426,4 +427,18 @@ async fn list(
         "Appointments",
         Paginated::new(items, page, total),
     ))
+}
+
+/// Schedules the expiry job; a failure is logged, not returned: the row is the truth and the
+/// sweep expires it anyway.
+async fn schedule_expiry(queues: &Queues, appointment: Uuid, expires_at: DateTime<Utc>) {
+    // apalis has whole seconds: schedule at the second that holds `expires_at` (up to a second
+    // early); the handler waits for the exact time.
+    let run_at = expires_at.timestamp().max(0) as u64;
+    let job = ExpireReservation {
+        appointment_id: appointment,
+    };
+    if let Err(error) = queues.expire_reservation(job, run_at).await {
+        tracing::warn!(%error, %appointment, "expiry not scheduled; the sweep will expire it");
+    }
 }

@@ -8,7 +8,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::schedule::{Schedule, Span};
-use super::{cache, catalog_changed, input};
+use super::{cache, catalog_changed, input, retire, Retirable};
 use crate::auth::Admin;
 use crate::error::{AppError, AppResult};
 use crate::http::envelope;
@@ -173,36 +173,16 @@ async fn delete_expert(
     let id = id.into_inner();
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
-    tx.query_opt("SELECT 1 FROM experts WHERE id = $1 FOR UPDATE", &[&id])
-        .await?
-        .ok_or_else(|| input::not_found("expert"))?;
-    let booked: bool = tx
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM appointments WHERE expert_id = $1)",
-            &[&id],
-        )
-        .await?
-        .get(0);
-    let (message, action) = if booked {
-        tx.execute(
-            "UPDATE experts SET is_active = false, updated_at = clock_timestamp() WHERE id = $1",
-            &[&id],
-        )
-        .await?;
-        (
-            "The expert has appointments, so they were deactivated instead of deleted",
-            "updated",
-        )
-    } else {
-        tx.execute("DELETE FROM experts WHERE id = $1", &[&id])
-            .await?;
-        ("Expert deleted", "deleted")
-    };
-    catalog_changed(&tx, "expert", id, action).await?;
+    let deactivated = retire(&tx, Retirable::Expert, id).await?;
     tx.commit().await?;
+    let message = if deactivated {
+        "The expert has appointments, so they were deactivated instead of deleted"
+    } else {
+        "Expert deleted"
+    };
     Ok(envelope::ok(
         message,
-        json!({ "id": id, "deactivated": booked }),
+        json!({ "id": id, "deactivated": deactivated }),
     ))
 }
 

@@ -5,9 +5,8 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use hub_jobs::{ExpireReservation, Queues};
+use hub_jobs::ExpireReservation;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -15,20 +14,6 @@ use super::appointments::{announce, find};
 use super::{mails, notifications};
 use crate::context::JobContext;
 use crate::mail::outbox;
-
-/// Schedules the expiry job; a failure is logged, not returned: the row is the truth and the
-/// sweep expires it anyway.
-pub async fn schedule(queues: &Queues, appointment: Uuid, expires_at: DateTime<Utc>) {
-    // apalis has whole seconds: schedule at the second that holds `expires_at` (up to a second
-    // early); the handler waits for the exact time.
-    let run_at = expires_at.timestamp().max(0) as u64;
-    let job = ExpireReservation {
-        appointment_id: appointment,
-    };
-    if let Err(error) = queues.expire_reservation(job, run_at).await {
-        tracing::warn!(%error, %appointment, "expiry not scheduled; the sweep will expire it");
-    }
-}
 
 /// Expires up to 500 reservations that are due, each with its event, notification and mail, in
 /// one transaction; answers how many, and the mails to wake.

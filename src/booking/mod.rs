@@ -55,3 +55,54 @@ pub async fn catalog_changed(
     );
     crate::events::record(client, &event).await
 }
+
+/// What can be retired: a service or an expert (appointments refer to both).
+#[derive(Clone, Copy)]
+pub enum Retirable {
+    Service,
+    Expert,
+}
+
+impl Retirable {
+    fn names(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Retirable::Service => ("services", "service_id", "service"),
+            Retirable::Expert => ("experts", "expert_id", "expert"),
+        }
+    }
+}
+
+/// Deletes a service or an expert, or deactivates it when appointments refer to it (they keep
+/// their history), with its `catalog:changed`; answers whether it was only deactivated.
+pub async fn retire(
+    client: &impl GenericClient,
+    what: Retirable,
+    id: Uuid,
+) -> crate::error::AppResult<bool> {
+    let (table, column, kind) = what.names();
+    client
+        .query_opt(
+            &format!("SELECT 1 FROM {table} WHERE id = $1 FOR UPDATE"),
+            &[&id],
+        )
+        .await?
+        .ok_or_else(|| input::not_found(kind))?;
+    let booked: bool = client
+        .query_one(
+            &format!("SELECT EXISTS (SELECT 1 FROM appointments WHERE {column} = $1)"),
+            &[&id],
+        )
+        .await?
+        .get(0);
+    let sql = if booked {
+        format!(
+            "UPDATE {table} SET is_active = false, updated_at = clock_timestamp() WHERE id = $1"
+        )
+    } else {
+        format!("DELETE FROM {table} WHERE id = $1")
+    };
+    client.execute(&sql, &[&id]).await?;
+    let action = if booked { "updated" } else { "deleted" };
+    catalog_changed(client, kind, id, action).await?;
+    Ok(booked)
+}

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::{cache, catalog, catalog_changed, input};
+use super::{cache, catalog, catalog_changed, input, retire, Retirable};
 use crate::auth::{Admin, MaybeSignedIn};
 use crate::error::{AppError, AppResult};
 use crate::http::envelope;
@@ -305,36 +305,16 @@ async fn delete_service(
     let id = id.into_inner();
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
-    tx.query_opt("SELECT 1 FROM services WHERE id = $1 FOR UPDATE", &[&id])
-        .await?
-        .ok_or_else(|| input::not_found("service"))?;
-    let booked: bool = tx
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM appointments WHERE service_id = $1)",
-            &[&id],
-        )
-        .await?
-        .get(0);
-    let (message, action) = if booked {
-        tx.execute(
-            "UPDATE services SET is_active = false, updated_at = clock_timestamp() WHERE id = $1",
-            &[&id],
-        )
-        .await?;
-        (
-            "The service has appointments, so it was deactivated instead of deleted",
-            "updated",
-        )
-    } else {
-        tx.execute("DELETE FROM services WHERE id = $1", &[&id])
-            .await?;
-        ("Service deleted", "deleted")
-    };
-    catalog_changed(&tx, "service", id, action).await?;
+    let deactivated = retire(&tx, Retirable::Service, id).await?;
     tx.commit().await?;
+    let message = if deactivated {
+        "The service has appointments, so it was deactivated instead of deleted"
+    } else {
+        "Service deleted"
+    };
     Ok(envelope::ok(
         message,
-        json!({ "id": id, "deactivated": booked }),
+        json!({ "id": id, "deactivated": deactivated }),
     ))
 }
 
