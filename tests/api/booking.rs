@@ -98,6 +98,30 @@ async fn the_seed_flow_books_with_and_without_paying() {
     let mut app = spawn_app_with_smtp(|_| {}).await;
     app.start_worker();
     let salon = salon(&app).await;
+    // A new customer registers and follows the mailed link.
+    let register =
+        json!({"name": "Sari", "email": "sari@example.com", "password": "sari's password"});
+    let (status, _) = json(app.post_json("/api/v1/auth/register", &register).await).await;
+    assert_eq!(status, 201);
+    let mails = app
+        .smtp()
+        .wait_for("sari@example.com", 1, Duration::from_secs(20))
+        .await;
+    let prefix = format!(
+        "{}/api/v1/auth/verify-email/",
+        app.settings.server.public_url
+    );
+    let link = crate::helpers::link_in(&mails[0], &prefix).expect("a verification link");
+    let path = link
+        .trim_start_matches(&app.settings.server.public_url)
+        .to_owned();
+    assert_eq!(app.get(&path).await.status(), 200);
+    let (status, signed_in) = crate::auth::login(&app, "sari@example.com", "sari's password").await;
+    assert_eq!(status, 200, "{signed_in}");
+    let customer = signed_in["data"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // The catalogue needs no token.
     let (status, services) = json(app.get("/api/v1/services").await).await;
     assert_eq!(status, 200);
@@ -128,7 +152,7 @@ async fn the_seed_flow_books_with_and_without_paying() {
 
     let (status, paid) = book(
         &app,
-        &salon.user,
+        &customer,
         json!({"serviceId": salon.service, "subServiceId": salon.sub_service,
                "expertId": salon.experts[0], "date": salon.date, "time": "10:00", "payNow": true}),
     )
@@ -144,7 +168,7 @@ async fn the_seed_flow_books_with_and_without_paying() {
 
     let (status, held) = book(
         &app,
-        &salon.user,
+        &customer,
         json!({"serviceId": salon.service, "date": salon.date, "time": "10:00"}),
     )
     .await;
@@ -169,7 +193,7 @@ async fn the_seed_flow_books_with_and_without_paying() {
 
     let mails = app
         .smtp()
-        .wait_for("client@example.com", 2, Duration::from_secs(20))
+        .wait_for("sari@example.com", 2, Duration::from_secs(20))
         .await;
     assert!(mails
         .iter()
@@ -178,7 +202,7 @@ async fn the_seed_flow_books_with_and_without_paying() {
         .iter()
         .any(|mail| mail.contains("Your reservation is held")));
     let (status, mine) = app
-        .send_as(Method::GET, "/api/v1/appointments/my", &salon.user, None)
+        .send_as(Method::GET, "/api/v1/appointments/my", &customer, None)
         .await;
     assert_eq!(status, 200);
     assert_eq!(mine["data"]["total"], 2);
@@ -186,7 +210,7 @@ async fn the_seed_flow_books_with_and_without_paying() {
         .send_as(
             Method::GET,
             "/api/v1/notifications?unread=true",
-            &salon.user,
+            &customer,
             None,
         )
         .await;
@@ -195,11 +219,30 @@ async fn the_seed_flow_books_with_and_without_paying() {
     // Both experts are now busy at 10:00: a third booking there is refused.
     let (status, none) = book(
         &app,
-        &salon.user,
+        &customer,
         json!({"serviceId": salon.service, "date": salon.date, "time": "10:00"}),
     )
     .await;
     assert_eq!(status, 409, "{none}");
+    // The admin's dashboard counts them.
+    let (status, stats) = app
+        .send_as(
+            Method::GET,
+            &format!(
+                "/api/v1/dashboard/stats?from={}T00:00:00Z&to=2100-01-01T00:00:00Z",
+                salon.date
+            ),
+            &salon.admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(stats["data"]["appointments"]["total"], 2);
+    assert_eq!(stats["data"]["appointments"]["byStatus"]["confirmed"], 1);
+    assert_eq!(stats["data"]["appointments"]["byStatus"]["reserved"], 1);
+    assert_eq!(stats["data"]["revenue"]["paid"], 120000);
+    assert_eq!(stats["data"]["topServices"][0]["name"], "Haircut");
+    assert_eq!(stats["data"]["upcoming"], 2);
 }
 
 #[actix_web::test]
