@@ -2,17 +2,21 @@
 //! and their availability, offers, appointments that expire when unpaid, and the notifications
 //! that tell a user what happened to theirs.
 
+pub mod applications;
 pub mod appointments;
 pub mod cache;
 pub mod catalog;
+pub mod courses;
 pub mod demo;
 pub mod experts;
 pub mod expiry;
+pub mod gallery;
 pub mod input;
 pub mod mails;
 pub mod moves;
 pub mod notifications;
 pub mod offers;
+pub mod reviews;
 pub mod schedule;
 pub mod services;
 pub mod stats;
@@ -36,6 +40,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(appointments::routes)
         .configure(moves::routes)
         .configure(notifications::routes)
+        .configure(reviews::routes)
+        .configure(gallery::routes)
+        .configure(courses::routes)
+        .configure(applications::routes)
         .configure(stats::routes);
 }
 

@@ -1,0 +1,300 @@
+//! Course applications: apply once per course; an admin approves or rejects; approvals never
+//! exceed the course's seats (the course row is locked while they are counted); the applicant is
+//! told the decision (`notification:created`).
+
+use actix_web::{get, post, put, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::{catalog_changed, input, notifications};
+use crate::auth::{Admin, SignedIn};
+use crate::error::{AppError, AppResult};
+use crate::http::envelope;
+use crate::http::pagination::{Page, PageQuery, Paginated};
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    // `my` before anything with an id.
+    cfg.service(apply)
+        .service(mine)
+        .service(list)
+        .service(decide);
+}
+
+const SELECT: &str = "SELECT a.id, a.course_id, c.title AS course_title, a.user_id, u.name AS user_name,
+        u.email AS user_email, a.message, a.status, a.decided_at, a.created_at
+     FROM course_applications a JOIN courses c ON c.id = a.course_id JOIN users u ON u.id = a.user_id";
+
+fn application(row: &Row) -> Value {
+    json!({
+        "id": row.get::<_, Uuid>("id"),
+        "course": {"id": row.get::<_, Uuid>("course_id"), "title": row.get::<_, String>("course_title")},
+        "user": {"id": row.get::<_, Uuid>("user_id"), "name": row.get::<_, String>("user_name"),
+                 "email": row.get::<_, String>("user_email")},
+        "message": row.get::<_, Option<String>>("message"),
+        "status": row.get::<_, String>("status"),
+        "decidedAt": row.get::<_, Option<DateTime<Utc>>>("decided_at"),
+        "createdAt": row.get::<_, DateTime<Utc>>("created_at"),
+    })
+}
+
+async fn find(client: &impl GenericClient, id: Uuid) -> AppResult<Option<Value>> {
+    let row = client
+        .query_opt(&format!("{SELECT} WHERE a.id = $1"), &[&id])
+        .await?;
+    Ok(row.as_ref().map(application))
+}
+
+/// Approved applications of a course and its seats, the course row locked.
+async fn seats_locked(client: &impl GenericClient, course: Uuid) -> AppResult<(i64, i64)> {
+    let row = client
+        .query_opt(
+            "SELECT seats FROM courses WHERE id = $1 FOR UPDATE",
+            &[&course],
+        )
+        .await?
+        .ok_or_else(|| input::not_found("course"))?;
+    let approved: i64 = client
+        .query_one(
+            "SELECT count(*) FROM course_applications WHERE course_id = $1 AND status = 'approved'",
+            &[&course],
+        )
+        .await?
+        .get(0);
+    Ok((approved, i64::from(row.get::<_, i32>(0))))
+}
+
+#[derive(Deserialize)]
+struct ApplyBody {
+    message: Option<String>,
+}
+
+#[post("/api/v1/courses/{id}/apply")]
+async fn apply(
+    state: web::Data<AppState>,
+    caller: SignedIn,
+    id: web::Path<Uuid>,
+    body: web::Json<ApplyBody>,
+) -> AppResult<HttpResponse> {
+    let course = id.into_inner();
+    let message = input::optional_text("message", body.message.as_deref(), 2000)?;
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let active: bool = tx
+        .query_opt("SELECT is_active FROM courses WHERE id = $1", &[&course])
+        .await?
+        .map(|row| row.get(0))
+        .ok_or_else(|| input::not_found("course"))?;
+    if !active {
+        return Err(input::not_found("course"));
+    }
+    let (approved, seats) = seats_locked(&tx, course).await?;
+    if approved >= seats {
+        return Err(AppError::conflict("This course is full"));
+    }
+    let id: Uuid = tx
+        .query_one(
+            "INSERT INTO course_applications (course_id, user_id, message) VALUES ($1, $2, $3) RETURNING id",
+            &[&course, &caller.id, &message],
+        )
+        .await?
+        .get(0);
+    let created = find(&tx, id).await?;
+    tx.commit().await?;
+    Ok(envelope::created(
+        "Application sent",
+        json!({ "application": created }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct PageOnly {
+    page: Option<String>,
+    limit: Option<String>,
+}
+
+#[get("/api/v1/course-applications/my")]
+async fn mine(
+    state: web::Data<AppState>,
+    caller: SignedIn,
+    query: web::Query<PageOnly>,
+) -> AppResult<HttpResponse> {
+    let page = Page::parse(&PageQuery {
+        page: query.page.clone(),
+        limit: query.limit.clone(),
+    })?;
+    let client = state.db.get().await?;
+    let total: i64 = client
+        .query_one(
+            "SELECT count(*) FROM course_applications WHERE user_id = $1",
+            &[&caller.id],
+        )
+        .await?
+        .get(0);
+    let rows = client
+        .query(
+            &format!(
+                "{SELECT} WHERE a.user_id = $1 ORDER BY a.created_at DESC, a.id LIMIT $2 OFFSET $3"
+            ),
+            &[&caller.id, &page.limit, &page.offset()],
+        )
+        .await?;
+    let items: Vec<Value> = rows.iter().map(application).collect();
+    Ok(envelope::ok(
+        "Your applications",
+        Paginated::new(items, page, total),
+    ))
+}
+
+const STATUSES: [&str; 3] = ["pending", "approved", "rejected"];
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListQuery {
+    course_id: Option<Uuid>,
+    status: Option<String>,
+    page: Option<String>,
+    limit: Option<String>,
+}
+
+#[get("/api/v1/course-applications")]
+async fn list(
+    state: web::Data<AppState>,
+    _: Admin,
+    query: web::Query<ListQuery>,
+) -> AppResult<HttpResponse> {
+    let page = Page::parse(&PageQuery {
+        page: query.page.clone(),
+        limit: query.limit.clone(),
+    })?;
+    let status = match query
+        .status
+        .as_deref()
+        .map(str::trim)
+        .filter(|status| !status.is_empty())
+    {
+        None => None,
+        Some(status) if STATUSES.contains(&status) => Some(status.to_owned()),
+        Some(_) => {
+            return Err(AppError::invalid(
+                "status",
+                "status is pending, approved or rejected",
+            ))
+        }
+    };
+    let client = state.db.get().await?;
+    let filter = "($1::uuid IS NULL OR a.course_id = $1) AND ($2::text IS NULL OR a.status = $2)";
+    let total: i64 = client
+        .query_one(
+            &format!("SELECT count(*) FROM course_applications a WHERE {filter}"),
+            &[&query.course_id, &status],
+        )
+        .await?
+        .get(0);
+    let rows = client
+        .query(
+            &format!("{SELECT} WHERE {filter} ORDER BY a.created_at, a.id LIMIT $3 OFFSET $4"),
+            &[&query.course_id, &status, &page.limit, &page.offset()],
+        )
+        .await?;
+    let items: Vec<Value> = rows.iter().map(application).collect();
+    Ok(envelope::ok(
+        "Applications",
+        Paginated::new(items, page, total),
+    ))
+}
+
+#[derive(Deserialize)]
+struct DecisionBody {
+    #[serde(default)]
+    status: String,
+}
+
+#[put("/api/v1/course-applications/{id}/status")]
+async fn decide(
+    state: web::Data<AppState>,
+    _: Admin,
+    id: web::Path<Uuid>,
+    body: web::Json<DecisionBody>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let decision = body.status.trim();
+    if !matches!(decision, "approved" | "rejected") {
+        return Err(AppError::invalid(
+            "status",
+            "status is approved or rejected",
+        ));
+    }
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let current = find(&tx, id)
+        .await?
+        .ok_or_else(|| input::not_found("application"))?;
+    let course: Uuid = current["course"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .parse()
+        .map_err(AppError::internal)?;
+    // The course's row first: concurrent approvals count the seats one after another.
+    let (approved, seats) = seats_locked(&tx, course).await?;
+    let status: String = tx
+        .query_one(
+            "SELECT status FROM course_applications WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await?
+        .get(0);
+    if status == decision {
+        return Err(AppError::conflict(format!(
+            "This application is {status} already"
+        )));
+    }
+    if decision == "approved" && approved >= seats {
+        return Err(AppError::conflict("The course's seats are all taken"));
+    }
+    tx.execute(
+        "UPDATE course_applications SET status = $2, decided_at = now(), updated_at = clock_timestamp() WHERE id = $1",
+        &[&id, &decision],
+    )
+    .await?;
+    let application = find(&tx, id)
+        .await?
+        .ok_or_else(|| input::not_found("application"))?;
+    let applicant: Uuid = application["user"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .parse()
+        .map_err(AppError::internal)?;
+    let title = application["course"]["title"].as_str().unwrap_or_default();
+    let (kind, headline) = if decision == "approved" {
+        (
+            "course_application_approved",
+            "Your course application was approved",
+        )
+    } else {
+        (
+            "course_application_rejected",
+            "Your course application was not accepted",
+        )
+    };
+    notifications::notify(
+        &tx,
+        applicant,
+        kind,
+        headline,
+        &format!("{headline}: {title}"),
+        json!({ "applicationId": id, "courseId": course }),
+    )
+    .await?;
+    // `seatsTaken` changed: the course's readers hear of it, and its cached reads go stale.
+    catalog_changed(&tx, "course", course, "updated").await?;
+    tx.commit().await?;
+    Ok(envelope::ok(
+        "Decision recorded",
+        json!({ "application": application }),
+    ))
+}
