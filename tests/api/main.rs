@@ -2,6 +2,7 @@
 
 mod auth;
 mod booking;
+mod booking_more;
 mod bulk;
 mod dashboard;
 mod delivery;
