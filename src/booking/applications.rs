@@ -49,12 +49,17 @@ async fn find(client: &impl GenericClient, id: Uuid) -> AppResult<Option<Value>>
     Ok(row.as_ref().map(application))
 }
 
-/// Approved applications of a course and its seats, the course row locked.
-async fn seats_locked(client: &impl GenericClient, course: Uuid) -> AppResult<(i64, i64)> {
+/// Approved applications of a course and its seats, the course row locked; 404 for no such
+/// course (or, with `active_only`, an inactive one).
+async fn seats_locked(
+    client: &impl GenericClient,
+    course: Uuid,
+    active_only: bool,
+) -> AppResult<(i64, i64)> {
     let row = client
         .query_opt(
-            "SELECT seats FROM courses WHERE id = $1 FOR UPDATE",
-            &[&course],
+            "SELECT seats FROM courses WHERE id = $1 AND (is_active OR NOT $2) FOR NO KEY UPDATE",
+            &[&course, &active_only],
         )
         .await?
         .ok_or_else(|| input::not_found("course"))?;
@@ -84,15 +89,7 @@ async fn apply(
     let message = input::optional_text("message", body.message.as_deref(), 2000)?;
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
-    let active: bool = tx
-        .query_opt("SELECT is_active FROM courses WHERE id = $1", &[&course])
-        .await?
-        .map(|row| row.get(0))
-        .ok_or_else(|| input::not_found("course"))?;
-    if !active {
-        return Err(input::not_found("course"));
-    }
-    let (approved, seats) = seats_locked(&tx, course).await?;
+    let (approved, seats) = seats_locked(&tx, course, true).await?;
     if approved >= seats {
         return Err(AppError::conflict("This course is full"));
     }
@@ -240,13 +237,14 @@ async fn decide(
         .parse()
         .map_err(AppError::internal)?;
     // The course's row first: concurrent approvals count the seats one after another.
-    let (approved, seats) = seats_locked(&tx, course).await?;
+    let (approved, seats) = seats_locked(&tx, course, false).await?;
     let status: String = tx
-        .query_one(
+        .query_opt(
             "SELECT status FROM course_applications WHERE id = $1 FOR UPDATE",
             &[&id],
         )
         .await?
+        .ok_or_else(|| input::not_found("application"))?
         .get(0);
     if status == decision {
         return Err(AppError::conflict(format!(
@@ -290,8 +288,10 @@ async fn decide(
         json!({ "applicationId": id, "courseId": course }),
     )
     .await?;
-    // `seatsTaken` changed: the course's readers hear of it, and its cached reads go stale.
-    catalog_changed(&tx, "course", course, "updated").await?;
+    if decision == "approved" || status == "approved" {
+        // `seatsTaken` changed: the course's readers hear of it, and its cached reads go stale.
+        catalog_changed(&tx, "course", course, "updated").await?;
+    }
     tx.commit().await?;
     Ok(envelope::ok(
         "Decision recorded",

@@ -192,9 +192,12 @@ async fn update(
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
     // Locked like an approval locks it: seats never drop below what is approved.
-    tx.query_opt("SELECT 1 FROM courses WHERE id = $1 FOR UPDATE", &[&id])
-        .await?
-        .ok_or_else(|| input::not_found("course"))?;
+    tx.query_opt(
+        "SELECT 1 FROM courses WHERE id = $1 FOR NO KEY UPDATE",
+        &[&id],
+    )
+    .await?
+    .ok_or_else(|| input::not_found("course"))?;
     if let Some(count) = seat_count {
         let approved: i64 = tx
             .query_one("SELECT count(*) FROM course_applications WHERE course_id = $1 AND status = 'approved'", &[&id])

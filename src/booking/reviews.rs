@@ -38,7 +38,7 @@ fn review(row: &Row) -> Value {
 }
 
 /// Recomputes the expert's rating and count from the rows; call holding the expert's row lock.
-async fn rerate(client: &impl GenericClient, expert: Uuid) -> AppResult<()> {
+pub async fn rerate(client: &impl GenericClient, expert: Uuid) -> AppResult<()> {
     client
         .execute(
             "UPDATE experts SET
@@ -55,10 +55,30 @@ async fn rerate(client: &impl GenericClient, expert: Uuid) -> AppResult<()> {
 
 async fn lock_expert(client: &impl GenericClient, expert: Uuid) -> AppResult<()> {
     client
-        .query_opt("SELECT 1 FROM experts WHERE id = $1 FOR UPDATE", &[&expert])
+        // NO KEY UPDATE: reviews of one expert line up, bookings (KEY SHARE) are not held up.
+        .query_opt(
+            "SELECT 1 FROM experts WHERE id = $1 FOR NO KEY UPDATE",
+            &[&expert],
+        )
         .await?
         .ok_or_else(|| input::not_found("expert"))?;
     Ok(())
+}
+
+/// Locks the experts `user` reviewed (in id order, as every path locks them one at a time), before
+/// the user and their reviews are deleted; answers them, to recompute after.
+pub async fn lock_experts_reviewed_by(
+    client: &impl GenericClient,
+    user: Uuid,
+) -> AppResult<Vec<Uuid>> {
+    let rows = client
+        .query(
+            "SELECT id FROM experts WHERE id IN (SELECT expert_id FROM reviews WHERE user_id = $1)
+             ORDER BY id FOR NO KEY UPDATE",
+            &[&user],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
 #[derive(Deserialize)]
@@ -193,8 +213,13 @@ async fn remove(
             &[&id],
         )
         .await?
-        .filter(|row| caller.role.is_admin() || row.get::<_, Uuid>(1) == caller.id)
         .ok_or_else(|| input::not_found("review"))?;
+    // Reviews are public: someone else's is there to see, but not to delete.
+    if !caller.role.is_admin() && found.get::<_, Uuid>(1) != caller.id {
+        return Err(AppError::forbidden(
+            "Only its author or an admin deletes a review",
+        ));
+    }
     let expert: Uuid = found.get(0);
     lock_expert(&tx, expert).await?;
     if tx

@@ -14,6 +14,8 @@ pub fn describe(constraint: &str) -> Option<(&'static str, &'static str)> {
         "categories_name_key" => ("name", "A category with this name already exists"),
         "services_category_id_fkey" => ("categoryId", "No category has this id"),
         "appointments_no_overlap" => ("time", "This slot is already taken"),
+        "gallery_expert_id_fkey" => ("expertId", "No expert has this id"),
+        "gallery_service_id_fkey" => ("serviceId", "No service has this id"),
         "reviews_appointment_key" => ("appointmentId", "This appointment was reviewed already"),
         "course_applications_once" => ("courseId", "You applied to this course already"),
         "expert_services_service_id_fkey" => ("serviceIds", "No service has one of these ids"),

@@ -220,7 +220,12 @@ async fn delete_user(
     if target.role == Role::Owner && caller.role != Role::Owner {
         return Err(AppError::forbidden("Only an owner can delete an owner"));
     }
+    // The user's reviews go with them: their experts' ratings are recomputed in this transaction.
+    let rated = crate::booking::reviews::lock_experts_reviewed_by(&tx, target.id).await?;
     store::delete(&tx, target.id).await?;
+    for expert in rated {
+        crate::booking::reviews::rerate(&tx, expert).await?;
+    }
     crate::realtime::revoke_sessions(&tx, target.id).await?;
     record(&tx, "user:deleted", &target).await?;
     tx.commit().await?;

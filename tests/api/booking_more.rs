@@ -115,7 +115,7 @@ async fn a_review_needs_a_completed_appointment_of_ones_own_and_comes_once() {
     let path = format!("/api/v1/reviews/{id}");
     assert_eq!(
         app.send_as(Method::DELETE, &path, &stranger, None).await.0,
-        404
+        403
     );
     assert_eq!(
         app.send_as(Method::DELETE, &path, &salon.user, None)
@@ -502,4 +502,112 @@ async fn an_applicant_applies_once_and_hears_the_decision_live() {
         200
     );
     assert_eq!(json(app.get(&path).await).await.0, 404);
+}
+
+#[actix_web::test]
+async fn deleting_a_reviewer_recomputes_the_experts_rating() {
+    let app = spawn_app().await;
+    let salon = salon(&app).await;
+    let done = completed(&app, &salon, 2).await;
+    for (appointment, rating) in done.iter().zip([5, 2]) {
+        let body = json!({"appointmentId": appointment, "rating": rating});
+        assert_eq!(
+            app.send_as(Method::POST, "/api/v1/reviews", &salon.user, Some(&body))
+                .await
+                .0,
+            201
+        );
+    }
+    assert_eq!(expert(&app, &salon.experts[0]).await["rating"], json!(3.5));
+    let client = app.db.get().await.unwrap();
+    let customer: String = client
+        .query_one(
+            "SELECT id::text FROM users WHERE email = 'client@example.com'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let (status, _) = app
+        .send_as(
+            Method::DELETE,
+            &format!("/api/v1/users/{customer}"),
+            &salon.admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let rated = expert(&app, &salon.experts[0]).await;
+    assert_eq!(
+        (rated["rating"].clone(), rated["totalReviews"].clone()),
+        (json!(0.0), json!(0))
+    );
+}
+
+#[actix_web::test]
+async fn seats_follow_decisions_and_an_inactive_course_takes_no_applications() {
+    let app = spawn_app().await;
+    let salon = salon(&app).await;
+    let course = course(&app, &salon.admin, 1).await;
+    let (_, applied) = app
+        .send_as(
+            Method::POST,
+            &format!("/api/v1/courses/{course}/apply"),
+            &salon.user,
+            Some(&json!({})),
+        )
+        .await;
+    let decide = format!(
+        "/api/v1/course-applications/{}/status",
+        applied["data"]["application"]["id"].as_str().unwrap()
+    );
+    let status_to = |status: &'static str| {
+        let app = &app;
+        let admin = salon.admin.clone();
+        let decide = decide.clone();
+        async move {
+            app.send_as(
+                Method::PUT,
+                &decide,
+                &admin,
+                Some(&json!({ "status": status })),
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(status_to("approved").await, 200);
+    let path = format!("/api/v1/courses/{course}");
+    let (_, shown) = json(app.get(&path).await).await;
+    assert_eq!(shown["data"]["course"]["seatsTaken"], 1);
+    let (status, _) = app
+        .send_as(Method::PUT, &path, &salon.admin, Some(&json!({"seats": 0})))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(status_to("rejected").await, 200);
+    let (_, shown) = json(app.get(&path).await).await;
+    assert_eq!(
+        shown["data"]["course"]["seatsTaken"], 0,
+        "a rejection frees the seat"
+    );
+    let (status, _) = app
+        .send_as(
+            Method::PUT,
+            &path,
+            &salon.admin,
+            Some(&json!({"isActive": false})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    verified_user(&app, "late@example.com", "user").await;
+    let (late, _) = sign_in(&app, "late@example.com").await;
+    let (status, _) = app
+        .send_as(
+            Method::POST,
+            &format!("/api/v1/courses/{course}/apply"),
+            &late,
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(status, 404, "an inactive course is not there to apply to");
 }
