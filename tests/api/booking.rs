@@ -193,7 +193,7 @@ async fn the_seed_flow_books_with_and_without_paying() {
 
     let mails = app
         .smtp()
-        .wait_for("sari@example.com", 2, Duration::from_secs(20))
+        .wait_for("sari@example.com", 3, Duration::from_secs(30))
         .await;
     assert!(mails
         .iter()
