@@ -10,14 +10,16 @@ use tokio::process::{Child, Command};
 use crate::config::Settings;
 use crate::embedded::Embedded;
 
-pub fn run(settings: Settings) -> anyhow::Result<()> {
+pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
-        .block_on(run_async(settings))
+        .block_on(run_async(settings, demo))
 }
 
-async fn run_async(mut settings: Settings) -> anyhow::Result<()> {
+async fn run_async(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
+    // Demo data and a fake checker belong on a laptop only.
+    let demo = demo && settings.environment == "development";
     let embedded = Embedded::new(&settings.dev.data_dir);
     let own_postgres = settings.database.url.is_empty();
     let own_redis = settings.redis.url.is_empty();
@@ -46,10 +48,21 @@ async fn run_async(mut settings: Settings) -> anyhow::Result<()> {
     let pool = crate::db::connect(&settings.database.url, 1)?;
     let mut client = pool.get().await.context("connecting to PostgreSQL")?;
     crate::db::migrate(&mut client).await?;
-    if crate::booking::demo::seed_if_empty(&client).await? {
-        println!(
-            "A demo catalogue was added (Hair, Nails; experts Ayu and Budi): GET /api/v1/services"
-        );
+    let mut checker_key = None;
+    if demo {
+        let created = crate::domains::demo::seed_if_empty(&mut client, &settings.auth).await?;
+        if let Some(owner) = created {
+            println!(
+                "\nA demo owner was created: sign in as {} with password {}\n(and a brand with 36 domains)",
+                owner.email, owner.password
+            );
+        }
+        if crate::booking::demo::seed_if_empty(&client).await? {
+            println!(
+                "A demo catalogue was added (Hair, Nails; experts Ayu and Budi): GET /api/v1/services"
+            );
+        }
+        checker_key = crate::domains::demo::checker_key(&client).await?;
     }
     drop(client);
     drop(pool);
@@ -60,6 +73,13 @@ async fn run_async(mut settings: Settings) -> anyhow::Result<()> {
         "\nhub is running: {} (web and worker; Ctrl-C stops everything)\n",
         settings.server.public_url
     );
+    if let Some(key) = checker_key {
+        let base = format!("http://127.0.0.1:{}", settings.server.port);
+        println!(
+            "A demo checker reports a few domains every 5 s (`hub dev --no-demo` turns it off)"
+        );
+        tokio::spawn(crate::domains::demo::run_checker(base, key));
+    }
     let reason = tokio::select! {
         _ = crate::context::shutdown_signal() => "stop signal".to_owned(),
         status = web.wait() => format!("web exited ({})", describe(status)),

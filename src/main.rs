@@ -35,8 +35,13 @@ enum Command {
         role: String,
     },
     /// Run everything locally: private PostgreSQL and Redis when none is configured, then web and
-    /// worker; Ctrl-C stops it all.
-    Dev,
+    /// worker; on an empty database a demo owner, brand and catalogue, and a demo checker
+    /// reporting statuses every few seconds. Ctrl-C stops it all.
+    Dev {
+        /// No demo checker (and no demo data).
+        #[arg(long)]
+        no_demo: bool,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -59,7 +64,7 @@ fn main() -> std::process::ExitCode {
             name,
             role,
         } => hub::cli::create_user(settings, &email, &password, &name, &role),
-        Command::Dev => hub::dev::run(settings),
+        Command::Dev { no_demo } => hub::dev::run(settings, !no_demo),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

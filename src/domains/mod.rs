@@ -3,6 +3,7 @@
 
 pub mod brands;
 pub mod checker;
+pub mod demo;
 pub mod history;
 pub mod ingest;
 pub mod keys;

@@ -6,6 +6,7 @@ mod booking_more;
 mod bulk;
 mod dashboard;
 mod delivery;
+mod demo;
 mod domains;
 mod helpers;
 mod hostile_input;
