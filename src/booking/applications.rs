@@ -14,7 +14,7 @@ use super::{catalog_changed, input, notifications};
 use crate::auth::{Admin, SignedIn};
 use crate::error::{AppError, AppResult};
 use crate::http::envelope;
-use crate::http::pagination::{Page, PageQuery, Paginated};
+use crate::http::pagination::{page_of, Listing, Page, PageQuery};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -125,26 +125,14 @@ async fn mine(
         limit: query.limit.clone(),
     })?;
     let client = state.db.get().await?;
-    let total: i64 = client
-        .query_one(
-            "SELECT count(*) FROM course_applications WHERE user_id = $1",
-            &[&caller.id],
-        )
-        .await?
-        .get(0);
-    let rows = client
-        .query(
-            &format!(
-                "{SELECT} WHERE a.user_id = $1 ORDER BY a.created_at DESC, a.id LIMIT $2 OFFSET $3"
-            ),
-            &[&caller.id, &page.limit, &page.offset()],
-        )
-        .await?;
-    let items: Vec<Value> = rows.iter().map(application).collect();
-    Ok(envelope::ok(
-        "Your applications",
-        Paginated::new(items, page, total),
-    ))
+    let listing = Listing {
+        count_from: "course_applications a",
+        select: SELECT,
+        filter: "a.user_id = $1",
+        order: "a.created_at DESC, a.id",
+    };
+    let items = page_of(&client, &listing, &[&caller.id], page, application).await?;
+    Ok(envelope::ok("Your applications", items))
 }
 
 const STATUSES: [&str; 3] = ["pending", "approved", "rejected"];
@@ -185,24 +173,21 @@ async fn list(
     };
     let client = state.db.get().await?;
     let filter = "($1::uuid IS NULL OR a.course_id = $1) AND ($2::text IS NULL OR a.status = $2)";
-    let total: i64 = client
-        .query_one(
-            &format!("SELECT count(*) FROM course_applications a WHERE {filter}"),
-            &[&query.course_id, &status],
-        )
-        .await?
-        .get(0);
-    let rows = client
-        .query(
-            &format!("{SELECT} WHERE {filter} ORDER BY a.created_at, a.id LIMIT $3 OFFSET $4"),
-            &[&query.course_id, &status, &page.limit, &page.offset()],
-        )
-        .await?;
-    let items: Vec<Value> = rows.iter().map(application).collect();
-    Ok(envelope::ok(
-        "Applications",
-        Paginated::new(items, page, total),
-    ))
+    let listing = Listing {
+        count_from: "course_applications a",
+        select: SELECT,
+        filter,
+        order: "a.created_at, a.id",
+    };
+    let items = page_of(
+        &client,
+        &listing,
+        &[&query.course_id, &status],
+        page,
+        application,
+    )
+    .await?;
+    Ok(envelope::ok("Applications", items))
 }
 
 #[derive(Deserialize)]

@@ -15,7 +15,7 @@ use super::{experts, input, mails, notifications, offers, APPOINTMENTS};
 use crate::auth::{Admin, SignedIn};
 use crate::error::{AppError, AppResult};
 use crate::http::envelope;
-use crate::http::pagination::{Page, PageQuery, Paginated};
+use crate::http::pagination::{page_of, Listing, Page, PageQuery};
 use crate::mail::outbox;
 use crate::state::AppState;
 
@@ -330,26 +330,14 @@ async fn mine(
     let status = status_filter(query.status.as_deref())?;
     let client = state.db.get().await?;
     let filter = "a.user_id = $1 AND ($2::text IS NULL OR a.status = $2)";
-    let total: i64 = client
-        .query_one(
-            &format!("SELECT count(*) FROM appointments a WHERE {filter}"),
-            &[&caller.id, &status],
-        )
-        .await?
-        .get(0);
-    let rows = client
-        .query(
-            &format!(
-                "{SELECT} WHERE {filter} ORDER BY a.created_at DESC, a.id DESC LIMIT $3 OFFSET $4"
-            ),
-            &[&caller.id, &status, &page.limit, &page.offset()],
-        )
-        .await?;
-    let items: Vec<Value> = rows.iter().map(appointment).collect();
-    Ok(envelope::ok(
-        "Your appointments",
-        Paginated::new(items, page, total),
-    ))
+    let listing = Listing {
+        count_from: "appointments a",
+        select: SELECT,
+        filter,
+        order: "a.created_at DESC, a.id DESC",
+    };
+    let items = page_of(&client, &listing, &[&caller.id, &status], page, appointment).await?;
+    Ok(envelope::ok("Your appointments", items))
 }
 
 #[get("/api/v1/appointments/{id}")]
@@ -405,28 +393,14 @@ async fn list(
         &query.from,
         &query.to,
     ];
-    let total: i64 = client
-        .query_one(
-            &format!("SELECT count(*) FROM appointments a WHERE {filter}"),
-            &params,
-        )
-        .await?
-        .get(0);
-    let mut paged: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.to_vec();
-    paged.push(&page.limit);
-    let offset = page.offset();
-    paged.push(&offset);
-    let rows = client
-        .query(
-            &format!("{SELECT} WHERE {filter} ORDER BY a.starts_at, a.id LIMIT $6 OFFSET $7"),
-            &paged,
-        )
-        .await?;
-    let items: Vec<Value> = rows.iter().map(appointment).collect();
-    Ok(envelope::ok(
-        "Appointments",
-        Paginated::new(items, page, total),
-    ))
+    let listing = Listing {
+        count_from: "appointments a",
+        select: SELECT,
+        filter,
+        order: "a.starts_at, a.id",
+    };
+    let items = page_of(&client, &listing, &params, page, appointment).await?;
+    Ok(envelope::ok("Appointments", items))
 }
 
 /// Schedules the expiry job; a failure is logged, not returned: the row is the truth and the

@@ -11,7 +11,7 @@ use super::input;
 use crate::auth::Admin;
 use crate::error::AppResult;
 use crate::http::envelope;
-use crate::http::pagination::{Page, PageQuery, Paginated};
+use crate::http::pagination::{page_of, Listing, Page, PageQuery};
 use crate::http::validation::Validation;
 use crate::state::AppState;
 
@@ -49,21 +49,22 @@ async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> AppRe
     })?;
     let client = state.db.get().await?;
     let filter = "($1::uuid IS NULL OR expert_id = $1) AND ($2::uuid IS NULL OR service_id = $2)";
-    let total: i64 = client
-        .query_one(
-            &format!("SELECT count(*) FROM gallery WHERE {filter}"),
-            &[&query.expert_id, &query.service_id],
-        )
-        .await?
-        .get(0);
-    let rows = client
-        .query(
-            &format!("SELECT {COLUMNS} FROM gallery WHERE {filter} ORDER BY created_at DESC, id LIMIT $3 OFFSET $4"),
-            &[&query.expert_id, &query.service_id, &page.limit, &page.offset()],
-        )
-        .await?;
-    let items: Vec<Value> = rows.iter().map(image).collect();
-    Ok(envelope::ok("Gallery", Paginated::new(items, page, total)))
+    let select = format!("SELECT {COLUMNS} FROM gallery");
+    let listing = Listing {
+        count_from: "gallery",
+        select: &select,
+        filter,
+        order: "created_at DESC, id",
+    };
+    let items = page_of(
+        &client,
+        &listing,
+        &[&query.expert_id, &query.service_id],
+        page,
+        image,
+    )
+    .await?;
+    Ok(envelope::ok("Gallery", items))
 }
 
 #[derive(Deserialize)]

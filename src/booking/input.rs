@@ -1,6 +1,7 @@
 //! Parsing the booking routes' input: text, money, minutes; each refusal names its field.
 
 use crate::error::{AppError, AppResult};
+use crate::http::validation::Validation;
 
 /// Trimmed text of 1 to `max` characters.
 pub fn text(field: &str, raw: &str, max: usize) -> AppResult<String> {
@@ -69,4 +70,26 @@ pub fn web_url(field: &str, raw: &str) -> AppResult<String> {
 /// Something an admin or the public asked for that does not exist (or may not be seen).
 pub fn not_found(what: &str) -> AppError {
     AppError::not_found(format!("No such {what}"))
+}
+
+/// A field that creating requires and an update may leave out: `Some(Some(value))` parsed,
+/// `Some(None)` left out of an update, `None` refused (the refusal is in `check`).
+pub fn field<T, U>(
+    check: &mut Validation,
+    name: &str,
+    value: Option<T>,
+    creating: bool,
+    parse: impl FnOnce(T) -> AppResult<U>,
+) -> Option<Option<U>> {
+    match value {
+        Some(value) => check.check(parse(value)).map(Some),
+        None if creating => {
+            check.check(Err::<(), _>(AppError::invalid(
+                name,
+                format!("{name} is required"),
+            )));
+            None
+        }
+        None => Some(None),
+    }
 }

@@ -14,7 +14,7 @@ use super::{catalog_changed, input};
 use crate::auth::SignedIn;
 use crate::error::{AppError, AppResult};
 use crate::http::envelope;
-use crate::http::pagination::{Page, PageQuery, Paginated};
+use crate::http::pagination::{page_of, Listing, Page, PageQuery};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -174,28 +174,21 @@ async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> AppRe
     let client = state.db.get().await?;
     let filter =
         "($1::uuid IS NULL OR r.expert_id = $1) AND ($2::uuid IS NULL OR r.service_id = $2)";
-    let total: i64 = client
-        .query_one(
-            &format!("SELECT count(*) FROM reviews r WHERE {filter}"),
-            &[&query.expert_id, &query.service_id],
-        )
-        .await?
-        .get(0);
-    let rows = client
-        .query(
-            &format!(
-                "{SELECT} WHERE {filter} ORDER BY r.created_at DESC, r.id DESC LIMIT $3 OFFSET $4"
-            ),
-            &[
-                &query.expert_id,
-                &query.service_id,
-                &page.limit,
-                &page.offset(),
-            ],
-        )
-        .await?;
-    let items: Vec<Value> = rows.iter().map(review).collect();
-    Ok(envelope::ok("Reviews", Paginated::new(items, page, total)))
+    let listing = Listing {
+        count_from: "reviews r",
+        select: SELECT,
+        filter,
+        order: "r.created_at DESC, r.id DESC",
+    };
+    let items = page_of(
+        &client,
+        &listing,
+        &[&query.expert_id, &query.service_id],
+        page,
+        review,
+    )
+    .await?;
+    Ok(envelope::ok("Reviews", items))
 }
 
 #[delete("/api/v1/reviews/{id}")]

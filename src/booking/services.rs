@@ -11,7 +11,7 @@ use super::{cache, catalog, catalog_changed, input, retire, Retirable};
 use crate::auth::{Admin, MaybeSignedIn};
 use crate::error::{AppError, AppResult};
 use crate::http::envelope;
-use crate::http::pagination::{Page, PageQuery, Paginated};
+use crate::http::pagination::{page_of, Listing, Page, PageQuery};
 use crate::http::validation::Validation;
 use crate::state::AppState;
 
@@ -82,34 +82,22 @@ async fn list_services(
         .as_deref()
         .map(str::trim)
         .filter(|text| !text.is_empty())
-        .map(|text| {
-            format!(
-                "%{}%",
-                text.replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            )
-        });
+        .map(crate::db::contains_pattern);
     let load = async {
         let client = state.db.get().await?;
         let filter = "($1::uuid IS NULL OR s.category_id = $1)
              AND ($2::text IS NULL OR s.name ILIKE $2 OR s.description ILIKE $2)
              AND ($3 OR s.is_active)";
-        let total: i64 = client
-            .query_one(
-                &format!("SELECT count(*) FROM services s WHERE {filter}"),
-                &[&query.category_id, &pattern, &inactive_too],
-            )
-            .await?
-            .get(0);
-        let rows = client
-            .query(
-                &format!("{SELECT} WHERE {filter} ORDER BY c.display_order, c.name, s.name, s.id LIMIT $4 OFFSET $5"),
-                &[&query.category_id, &pattern, &inactive_too, &page.limit, &page.offset()],
-            )
-            .await?;
-        let items: Vec<Value> = rows.iter().map(service).collect();
-        Ok(serde_json::to_value(Paginated::new(items, page, total)).unwrap_or_default())
+        let listing = Listing {
+            count_from: "services s",
+            select: SELECT,
+            filter,
+            order: "c.display_order, c.name, s.name, s.id",
+        };
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+            [&query.category_id, &pattern, &inactive_too];
+        let items = page_of(&client, &listing, &params, page, service).await?;
+        Ok(serde_json::to_value(items).unwrap_or_default())
     };
     if inactive_too {
         // What admins see is not the public's: not cached.
@@ -184,34 +172,25 @@ struct ServiceFields {
 
 fn service_fields(body: &ServiceBody, creating: bool) -> AppResult<ServiceFields> {
     let mut check = Validation::new();
-    let required = |field: &str| AppError::invalid(field, format!("{field} is required"));
-    let name = match (&body.name, creating) {
-        (Some(name), _) => check.check(input::text("name", name, 200)).map(Some),
-        (None, true) => check.check(Err::<(), _>(required("name"))).map(|_| None),
-        (None, false) => Some(None),
-    };
+    let name = input::field(&mut check, "name", body.name.as_deref(), creating, |name| {
+        input::text("name", name, 200)
+    });
     let description = check.check(input::optional_text(
         "description",
         body.description.as_deref(),
         5000,
     ));
-    let price = match (body.price, creating) {
-        (Some(price), _) => check.check(input::money("price", price)).map(Some),
-        (None, true) => check.check(Err::<(), _>(required("price"))).map(|_| None),
-        (None, false) => Some(None),
-    };
-    let minutes = match (body.duration_minutes, creating) {
-        (Some(minutes), _) => check
-            .check(input::minutes("durationMinutes", minutes, 5, 720))
-            .map(Some),
-        (None, true) => check
-            .check(Err::<(), _>(required("durationMinutes")))
-            .map(|_| None),
-        (None, false) => Some(None),
-    };
-    if creating && body.category_id.is_none() {
-        check.check(Err::<(), _>(required("categoryId")));
-    }
+    let price = input::field(&mut check, "price", body.price, creating, |price| {
+        input::money("price", price)
+    });
+    let minutes = input::field(
+        &mut check,
+        "durationMinutes",
+        body.duration_minutes,
+        creating,
+        |minutes| input::minutes("durationMinutes", minutes, 5, 720),
+    );
+    input::field(&mut check, "categoryId", body.category_id, creating, Ok);
     let (Some(name), Some(description), Some(price), Some(minutes)) =
         (name, description, price, minutes)
     else {

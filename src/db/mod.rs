@@ -11,6 +11,15 @@ use tokio_postgres::NoTls;
 
 pub use migrate::{migrate, MIGRATIONS};
 
+/// `%text%` for ILIKE, with the wildcards of `text` taken literally.
+pub fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 pub fn connect(url: &str, pool_size: usize) -> anyhow::Result<Pool> {
     let config =
         tokio_postgres::Config::from_str(url).context("database.url is not a PostgreSQL URL")?;

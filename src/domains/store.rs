@@ -17,15 +17,6 @@ pub struct Filter {
     pub search: Option<String>,
 }
 
-/// `%text%` for ILIKE, with the wildcards of `text` taken literally.
-fn contains_pattern(text: &str) -> String {
-    let escaped = text
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 pub async fn find(client: &impl GenericClient, id: Uuid) -> AppResult<Option<Domain>> {
     let sql = format!("{DOMAIN_SELECT} WHERE d.id = $1");
     let row = client.query_opt(&sql, &[&id]).await?;
@@ -53,7 +44,7 @@ pub async fn list(
     let conditions = "($1::uuid IS NULL OR d.brand_id = $1) \
          AND ($2::text IS NULL OR d.nawala_status = $2 OR ($2 = 'unchecked' AND d.nawala_status IS NULL)) \
          AND ($3::text IS NULL OR d.domain ILIKE $3 OR d.note ILIKE $3)";
-    let search = filter.search.as_deref().map(contains_pattern);
+    let search = filter.search.as_deref().map(crate::db::contains_pattern);
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
         [&filter.brand_id, &filter.status, &search];
     let sql = format!(
@@ -131,6 +122,6 @@ pub async fn import(
 mod tests {
     #[test]
     fn search_wildcards_are_literal() {
-        assert_eq!(super::contains_pattern("a_b%c\\"), "%a\\_b\\%c\\\\%");
+        assert_eq!(crate::db::contains_pattern("a_b%c\\"), "%a\\_b\\%c\\\\%");
     }
 }

@@ -71,3 +71,52 @@ impl<T: Serialize> Paginated<T> {
         }
     }
 }
+
+/// The SQL of a paginated list (constants only; values go in as parameters).
+pub struct Listing<'a> {
+    /// The table the filter reads, with its alias: `appointments a`.
+    pub count_from: &'a str,
+    /// `SELECT … FROM …` of the rows, the same alias in reach.
+    pub select: &'a str,
+    /// The `WHERE` condition, over parameters `$1…$n`.
+    pub filter: &'a str,
+    pub order: &'a str,
+}
+
+/// One page of `listing` and the count of all its rows; `params` are the filter's, the page's
+/// limit and offset follow them.
+pub async fn page_of<T: Serialize>(
+    client: &impl deadpool_postgres::GenericClient,
+    listing: &Listing<'_>,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    page: Page,
+    item: impl Fn(&tokio_postgres::Row) -> T,
+) -> Result<Paginated<T>, AppError> {
+    let Listing {
+        count_from,
+        select,
+        filter,
+        order,
+    } = listing;
+    let total: i64 = client
+        .query_one(
+            &format!("SELECT count(*) FROM {count_from} WHERE {filter}"),
+            params,
+        )
+        .await?
+        .get(0);
+    let offset = page.offset();
+    let mut paged = params.to_vec();
+    paged.push(&page.limit);
+    paged.push(&offset);
+    let (limit_at, offset_at) = (params.len() + 1, params.len() + 2);
+    let rows = client
+        .query(
+            &format!(
+                "{select} WHERE {filter} ORDER BY {order} LIMIT ${limit_at} OFFSET ${offset_at}"
+            ),
+            &paged,
+        )
+        .await?;
+    Ok(Paginated::new(rows.iter().map(item).collect(), page, total))
+}

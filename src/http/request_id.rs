@@ -35,14 +35,14 @@ pub async fn observe(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let id = client_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
-    let proxies = req
-        .app_data::<web::Data<AppState>>()
-        .map(|state| state.settings.server.trusted_proxies.clone())
-        .unwrap_or_default();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let proxies = state
+        .as_ref()
+        .map_or(&[][..], |state| &state.settings.server.trusted_proxies);
     let client = client_addr::resolve(
         req.peer_addr().map(|peer| peer.ip()),
         req.headers(),
-        &proxies,
+        proxies,
     );
     req.extensions_mut().insert(client);
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();

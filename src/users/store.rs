@@ -226,14 +226,7 @@ pub async fn list(
     role: Option<Role>,
     page: Page,
 ) -> AppResult<(Vec<User>, i64)> {
-    let pattern = search.map(|text| {
-        format!(
-            "%{}%",
-            text.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        )
-    });
+    let pattern = search.map(crate::db::contains_pattern);
     let role = role.map(Role::as_str);
     let filter =
         "($1::text IS NULL OR name ILIKE $1 OR email ILIKE $1) AND ($2::text IS NULL OR role = $2)";
