@@ -6,6 +6,7 @@ pub mod booking;
 pub mod cli;
 pub mod config;
 pub mod context;
+pub mod dashboard;
 pub mod db;
 pub mod dev;
 pub mod domains;
@@ -31,5 +32,6 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .configure(users::routes::routes)
         .configure(domains::routes)
         .configure(booking::routes)
-        .configure(realtime::routes);
+        .configure(realtime::routes)
+        .configure(dashboard::routes);
 }

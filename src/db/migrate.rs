@@ -28,6 +28,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(4, "event_outbox"),
     migration!(5, "booking"),
     migration!(6, "booking_more"),
+    migration!(7, "domain_recent_changes"),
 ];
 
 const LOCK_KEY: i64 = 0x6875_625f_6d69_6772; // "hub_migr"

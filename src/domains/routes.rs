@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::model::Domain;
 use super::names::DomainName;
-use super::store::{self, Changes, Filter};
+use super::store::{self, Changes, Filter, Order};
 use super::{announce, brands, in_chunks, DOMAINS};
 use crate::auth::{Admin, SignedIn};
 use crate::error::{AppError, AppResult};
@@ -65,8 +65,23 @@ struct ListQuery {
     brand_id: Option<Uuid>,
     status: Option<String>,
     search: Option<String>,
+    sort: Option<String>,
     page: Option<String>,
     limit: Option<String>,
+}
+
+fn order(raw: Option<&str>) -> AppResult<Order> {
+    Ok(match raw.unwrap_or("") {
+        "" | "domain" => Order::Domain,
+        "-since" => Order::RecentChange,
+        "-lastChecked" => Order::RecentCheck,
+        _ => {
+            return Err(AppError::invalid(
+                "sort",
+                "sort is one of: domain, -since, -lastChecked",
+            ))
+        }
+    })
 }
 
 fn status_filter(raw: &str) -> AppResult<Option<&'static str>> {
@@ -108,6 +123,7 @@ async fn list_domains(
             .map(str::trim)
             .filter(|search| !search.is_empty())
             .map(str::to_owned),
+        order: order(query.sort.as_deref())?,
     };
     let client = state.db.get().await?;
     let (domains, total) = store::list(&client, &filter, page).await?;

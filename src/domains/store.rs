@@ -15,6 +15,29 @@ pub struct Filter {
     /// `ada`, `tidak ada` or `unchecked`.
     pub status: Option<&'static str>,
     pub search: Option<String>,
+    pub order: Order,
+}
+
+/// How a list of domains is ordered.
+#[derive(Debug, Default, Clone, Copy)]
+pub enum Order {
+    /// By name (the default).
+    #[default]
+    Domain,
+    /// The latest status changes first; never-checked domains last.
+    RecentChange,
+    /// The most recently checked first.
+    RecentCheck,
+}
+
+impl Order {
+    fn sql(self) -> &'static str {
+        match self {
+            Order::Domain => "d.domain",
+            Order::RecentChange => "d.status_since DESC NULLS LAST, d.domain",
+            Order::RecentCheck => "d.last_checked DESC NULLS LAST, d.domain",
+        }
+    }
 }
 
 pub async fn find(client: &impl GenericClient, id: Uuid) -> AppResult<Option<Domain>> {
@@ -48,7 +71,8 @@ pub async fn list(
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
         [&filter.brand_id, &filter.status, &search];
     let sql = format!(
-        "{DOMAIN_SELECT} WHERE {conditions} ORDER BY d.domain LIMIT {} OFFSET {}",
+        "{DOMAIN_SELECT} WHERE {conditions} ORDER BY {} LIMIT {} OFFSET {}",
+        filter.order.sql(),
         page.limit,
         page.offset()
     );

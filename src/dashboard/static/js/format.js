@@ -1,0 +1,42 @@
+// How values read on the page.
+
+const STATUS = {
+  ada: { icon: "🔴", label: "blocked", className: "blocked" },
+  "tidak ada": { icon: "🟢", label: "accessible", className: "accessible" },
+};
+
+/** The Nawala status as the seed shows it: 🔴 ada / 🟢 tidak ada / unchecked. */
+export function nawalaStatus(status) {
+  const known = STATUS[status];
+  return known
+    ? { text: `${known.icon} ${status}`, title: known.label, className: known.className }
+    : { text: "⚪ unchecked", title: "never checked", className: "unchecked" };
+}
+
+export function dateTime(value) {
+  if (!value) return "—";
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? "—" : date.toLocaleString();
+}
+
+/** "3 min ago", and the exact time on hover. */
+export function ago(value) {
+  if (!value) return "—";
+  const seconds = Math.round((Date.now() - new Date(value).getTime()) / 1000);
+  if (Number.isNaN(seconds)) return "—";
+  if (seconds < 45) return "just now";
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 36) return `${hours} h ago`;
+  return `${Math.round(hours / 24)} d ago`;
+}
+
+export function money(amount, currency) {
+  try {
+    const format = new Intl.NumberFormat(undefined, { style: "currency", currency });
+    return format.format(amount / 10 ** format.resolvedOptions().maximumFractionDigits);
+  } catch {
+    return `${amount} ${currency}`;
+  }
+}

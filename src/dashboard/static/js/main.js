@@ -1,0 +1,111 @@
+// The dashboard: sign-in, the pages by role, and the live socket that keeps them current.
+
+import { el, fill } from "./dom.js";
+import { Session } from "./session.js";
+import { HubSocket } from "./hub-socket.js";
+import { announce } from "./live.js";
+import { toast } from "./toasts.js";
+import * as login from "./pages/login.js";
+import * as home from "./pages/home.js";
+import * as domains from "./pages/domains.js";
+import * as domain from "./pages/domain.js";
+import * as brands from "./pages/brands.js";
+import * as users from "./pages/users.js";
+import * as keys from "./pages/keys.js";
+import * as appointments from "./pages/appointments.js";
+
+const PAGES = [
+  { path: "", title: "Home", page: home },
+  { path: "domains", title: "Domains", page: domains },
+  { path: "brands", title: "Brands", page: brands },
+  { path: "users", title: "Users", page: users, admin: true },
+  { path: "keys", title: "Checker keys", page: keys, admin: true },
+  { path: "appointments", title: "Appointments", page: appointments, admin: true },
+];
+
+const session = new Session();
+const root = document.getElementById("app");
+let current = null;
+let liveState = "offline";
+
+const socket = new HubSocket({
+  // After a few failed connections, ask the API once: a refused session is then signed out.
+  token: async (attempt) => {
+    if (attempt >= 3) await session.api("GET", "/api/v1/profile");
+    return session.token();
+  },
+  onEvent: (frame) => {
+    announce(frame);
+    current?.onEvent?.(frame);
+  },
+  onReload: () => current?.reload?.(),
+  onRevoked: (data) => {
+    if (data.sessionId && data.sessionId !== session.sessionId) return;
+    toast("Your session was ended; please sign in again.", "bad");
+    session.drop();
+  },
+  onState: (state) => {
+    liveState = state;
+    const badge = document.getElementById("live");
+    if (badge) fill(badge, state === "live" ? "● live" : state === "connecting" ? "○ connecting…" : "○ offline").className = `live ${state}`;
+  },
+});
+
+session.onSignedOut(() => {
+  socket.stop();
+  if (location.hash === "#/login") route();
+  else location.hash = "#/login";
+});
+
+/** `#/domains/<id>?search=x` → {path: "domains", id, params}. */
+function parseHash() {
+  const [path, query] = location.hash.replace(/^#\/?/, "").split("?");
+  const [first = "", id = null] = path.split("/");
+  return { path: first, id, params: new URLSearchParams(query || "") };
+}
+
+export function navigate(path, params) {
+  const query = params && [...params].length ? `?${params}` : "";
+  location.hash = `#/${path}${query}`;
+}
+
+function header(active) {
+  const user = session.user;
+  const links = PAGES.filter((entry) => !entry.admin || session.isAdmin).map((entry) =>
+    el("a", { href: `#/${entry.path}`, class: entry.path === active ? "active" : null }, entry.title),
+  );
+  return el(
+    "header",
+    { class: "top" },
+    el("a", { class: "brand", href: "#/" }, "🛡️ Domain dashboard"),
+    el("nav", { "aria-label": "Pages" }, links),
+    el(
+      "div",
+      { class: "who" },
+      el("span", { id: "live", class: `live ${liveState}` }, liveState === "live" ? "● live" : "○ connecting…"),
+      el("span", { class: "user", title: user.email }, `${user.name} (${user.role})`),
+      el("button", { type: "button", class: "quiet", id: "sign-out", onclick: () => session.signOut().catch(() => {}) }, "Sign out"),
+    ),
+  );
+}
+
+function route() {
+  current?.leave?.();
+  current = null;
+  const { path, id, params } = parseHash();
+  if (!session.user) {
+    socket.stop();
+    const done = () => (location.hash === "#/login" ? navigate("") : route());
+    fill(root, login.render({ session, done }).node);
+    return;
+  }
+  socket.start();
+  const entry = (path === "domains" && id ? { path, page: domain } : null) || PAGES.find((page) => page.path === path);
+  if (!entry || (entry.admin && !session.isAdmin)) return navigate("");
+  current = entry.page.render({ session, id, params, navigate, toast });
+  fill(root, header(path), el("main", {}, current.node));
+  document.title = `${entry.title || "Domain"} · Domain dashboard`;
+}
+
+window.addEventListener("hashchange", route);
+route();
