@@ -257,6 +257,9 @@ pub fn hub_env(settings: &Settings) -> Vec<(String, String)> {
 /// `hub serve` as a process of its own, on `settings`' services; killed when dropped.
 pub struct WebProcess {
     pub address: String,
+    /// Where a restart listens again (the browser tests keep a page's address across one).
+    #[allow(dead_code)]
+    pub port: u16,
     child: Child,
 }
 
@@ -266,6 +269,11 @@ impl WebProcess {
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
+        WebProcess::start_on(settings, port).await
+    }
+
+    /// As [`WebProcess::start`], on `port` (a restart keeps its address).
+    pub async fn start_on(settings: &Settings, port: u16) -> WebProcess {
         let child = Command::new(env!("CARGO_BIN_EXE_hub"))
             .arg("serve")
             .envs(hub_env(settings))
@@ -285,7 +293,11 @@ impl WebProcess {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        WebProcess { address, child }
+        WebProcess {
+            address,
+            port,
+            child,
+        }
     }
 
     /// SIGKILL: no shutdown of any kind.

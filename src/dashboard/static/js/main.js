@@ -47,7 +47,7 @@ const socket = new HubSocket({
   onState: (state) => {
     liveState = state;
     const badge = document.getElementById("live");
-    if (badge) fill(badge, state === "live" ? "● live" : state === "connecting" ? "○ connecting…" : "○ offline").className = `live ${state}`;
+    if (badge) fill(badge, state === "live" ? "● live" : state === "connecting" ? "○ connecting…" : "○ offline").className = `live-badge ${state}`;
   },
 });
 
@@ -82,7 +82,7 @@ function header(active) {
     el(
       "div",
       { class: "who" },
-      el("span", { id: "live", class: `live ${liveState}` }, liveState === "live" ? "● live" : "○ connecting…"),
+      el("span", { id: "live", class: `live-badge ${liveState}` }, liveState === "live" ? "● live" : "○ connecting…"),
       el("span", { class: "user", title: user.email }, `${user.name} (${user.role})`),
       el("button", { type: "button", class: "quiet", id: "sign-out", onclick: () => session.signOut().catch(() => {}) }, "Sign out"),
     ),
