@@ -19,7 +19,21 @@ export function dateTime(value) {
   return Number.isNaN(date.getTime()) ? "—" : date.toLocaleString();
 }
 
-/** "3 min ago", and the exact time on hover. */
+/** Shows `value` in `cell` as "3 min ago" with the exact time on hover, kept current by [`tick`]. */
+export function agoCell(cell, value) {
+  cell.textContent = ago(value);
+  cell.title = dateTime(value);
+  if (value) cell.dataset.ago = value;
+  else delete cell.dataset.ago;
+  return cell;
+}
+
+/** Brings every "… ago" on the page up to date. */
+export function tick() {
+  for (const cell of document.querySelectorAll("[data-ago]")) cell.textContent = ago(cell.dataset.ago);
+}
+
+/** "3 min ago". */
 export function ago(value) {
   if (!value) return "—";
   const seconds = Math.round((Date.now() - new Date(value).getTime()) / 1000);

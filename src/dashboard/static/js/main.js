@@ -5,6 +5,7 @@ import { Session } from "./session.js";
 import { HubSocket } from "./hub-socket.js";
 import { announce } from "./live.js";
 import { toast } from "./toasts.js";
+import { tick } from "./format.js";
 import * as login from "./pages/login.js";
 import * as home from "./pages/home.js";
 import * as domains from "./pages/domains.js";
@@ -27,6 +28,7 @@ const session = new Session();
 const root = document.getElementById("app");
 let current = null;
 let liveState = "offline";
+const LIVE_TEXT = { live: "● live", connecting: "○ connecting…", offline: "○ offline" };
 
 const socket = new HubSocket({
   // After a few failed connections, ask the API once: a refused session is then signed out.
@@ -47,7 +49,7 @@ const socket = new HubSocket({
   onState: (state) => {
     liveState = state;
     const badge = document.getElementById("live");
-    if (badge) fill(badge, state === "live" ? "● live" : state === "connecting" ? "○ connecting…" : "○ offline").className = `live-badge ${state}`;
+    if (badge) fill(badge, LIVE_TEXT[state]).className = `live-badge ${state}`;
   },
 });
 
@@ -82,7 +84,7 @@ function header(active) {
     el(
       "div",
       { class: "who" },
-      el("span", { id: "live", class: `live-badge ${liveState}` }, liveState === "live" ? "● live" : "○ connecting…"),
+      el("span", { id: "live", class: `live-badge ${liveState}` }, LIVE_TEXT[liveState]),
       el("span", { class: "user", title: user.email }, `${user.name} (${user.role})`),
       el("button", { type: "button", class: "quiet", id: "sign-out", onclick: () => session.signOut().catch(() => {}) }, "Sign out"),
     ),
@@ -108,4 +110,5 @@ function route() {
 }
 
 window.addEventListener("hashchange", route);
+setInterval(tick, 30_000);
 route();

@@ -2,7 +2,7 @@
 // in place as the checker reports, at most once per animation frame however many changes arrive.
 
 import { el, fill, field, formValues, showErrors, frameBatcher, debounce } from "../dom.js";
-import { nawalaStatus, ago, dateTime } from "../format.js";
+import { nawalaStatus, agoCell } from "../format.js";
 import { pager as showPager, table, emptyRow } from "../widgets.js";
 
 const LIMIT = 50;
@@ -101,10 +101,8 @@ export function render(ctx) {
     fill(cells.status, shown.text);
     cells.status.className = `status ${shown.className}`;
     cells.status.title = shown.title;
-    fill(cells.checked, ago(nawala.lastChecked));
-    cells.checked.title = dateTime(nawala.lastChecked);
-    fill(cells.since, ago(nawala.since));
-    cells.since.title = dateTime(nawala.since);
+    agoCell(cells.checked, nawala.lastChecked);
+    agoCell(cells.since, nawala.since);
   }
 
   const apply = frameBatcher((changes) => {

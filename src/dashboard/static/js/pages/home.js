@@ -1,7 +1,7 @@
 // Home: domain counts per brand and status, and the latest status changes.
 
 import { el, fill, debounce } from "../dom.js";
-import { nawalaStatus, ago, dateTime } from "../format.js";
+import { nawalaStatus, agoCell } from "../format.js";
 
 const RECENT = 10;
 
@@ -41,7 +41,7 @@ export function render({ session, toast }) {
       showCounts(brands.data.items);
       fill(recent, changes.data.items.filter((d) => d.nawala.since).map((d) =>
         el("tr", {}, el("td", {}, el("a", { href: `#/domains/${d.id}` }, d.domain)), statusCell(d.nawala.status),
-          el("td", { title: dateTime(d.nawala.since) }, ago(d.nawala.since)))));
+          agoCell(el("td"), d.nawala.since))));
       if (!recent.children.length) fill(recent, el("tr", {}, el("td", { colspan: 3, class: "muted" }, "No domain has been checked yet.")));
     } catch (error) {
       toast(error.message, "bad");
