@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::browser::Browser;
-use crate::fixture::{call, user, Monitored, PASSWORD};
+use crate::fixture::{book_a_haircut, call, user, Monitored, PASSWORD};
 use crate::helpers::{spawn_app, spawn_app_with, WebProcess};
 
 fn names(prefix: &str, count: usize) -> Vec<String> {
@@ -228,4 +228,52 @@ async fn the_access_token_is_refreshed_before_it_expires_and_the_page_keeps_work
     browser.goto(&format!("{}/#/brands", app.address)).await;
     browser.until("the brands, with the new token", "return document.querySelector('#brands-table')?.textContent.includes('Money')", Duration::from_secs(10)).await;
     browser.screenshot("brands").await;
+}
+
+#[actix_web::test]
+async fn an_admin_adds_a_user_a_checker_key_and_a_domain_and_sees_bookings_arrive() {
+    let app = spawn_app().await;
+    let monitored = Monitored::set_up(&app, &names("admin", 3)).await;
+    let browser = Browser::open().await;
+    browser.sign_in(&app.address, &monitored.admin, PASSWORD).await;
+    browser.live().await;
+
+    browser.goto(&format!("{}/#/users", app.address)).await;
+    browser.click("#add-user").await;
+    browser.type_into("#user-form input[name=name]", "Dewi").await;
+    browser.type_into("#user-form input[name=email]", "dewi@example.com").await;
+    browser.type_into("#user-form input[name=password]", "dewi's password").await;
+    browser.click("#user-form button[type=submit]").await;
+    browser.until("the new user listed", "return document.querySelector('#users-table')?.textContent.includes('dewi@example.com')", Duration::from_secs(10)).await;
+    browser.screenshot("users").await;
+
+    browser.goto(&format!("{}/#/keys", app.address)).await;
+    browser.click("#add-key").await;
+    browser.type_into("#key-form input[name=name]", "checker on host-2").await;
+    browser.click("#key-form button[type=submit]").await;
+    let key = browser.until("the new key, shown once", "return document.querySelector('#new-key')?.textContent", Duration::from_secs(10)).await;
+    let urls = reqwest::Client::new()
+        .get(app.url("/api/urls"))
+        .bearer_auth(key.as_str().expect("the key"))
+        .send()
+        .await
+        .expect("the checker's list");
+    assert_eq!(urls.status(), 200, "the key shown works for the checker");
+    browser.screenshot("keys").await;
+
+    browser.goto(&format!("{}/#/domains", app.address)).await;
+    rows_shown(&browser, 3).await;
+    browser.click("#add-domain").await;
+    browser.type_into("#domain-form input[name=domain]", "https://Added.Example.com/path").await;
+    browser.type_into("#domain-form input[name=note]", "added in the browser").await;
+    browser.click("#domain-form button[type=submit]").await;
+    rows_shown(&browser, 4).await;
+    let added = browser.js("return document.querySelector('#domains-table').textContent.includes('added.example.com')").await;
+    assert_eq!(added, true, "the name is normalised by the hub");
+
+    browser.goto(&format!("{}/#/appointments", app.address)).await;
+    browser.until("the empty list", "return document.querySelector('#appointments-table')?.textContent.includes('Nothing today or later')", Duration::from_secs(10)).await;
+    book_a_haircut(&app, &monitored.token).await;
+    browser.until("the booking, live", "return document.querySelector('#appointments-table')?.textContent.includes('Haircut')", Duration::from_secs(10)).await;
+    browser.screenshot("appointments").await;
 }

@@ -86,3 +86,39 @@ pub async fn call(app: &TestApp, token: &str, method: Method, path: &str, body: 
     assert!((200..300).contains(&status), "{path}: {status} {answer}");
     answer["data"].clone()
 }
+
+/// A haircut tomorrow at 10:00 (in `booking.timezone`), booked by a new customer; the catalogue it
+/// needs is made by `admin_token`.
+pub async fn book_a_haircut(app: &TestApp, admin_token: &str) {
+    let post = |path: String, body: Value| async move {
+        call(app, admin_token, Method::POST, &path, body).await
+    };
+    let category = post("/api/v1/categories".into(), json!({"name": "Hair", "displayOrder": 1})).await;
+    let service = post(
+        "/api/v1/services".into(),
+        json!({"categoryId": category["category"]["id"], "name": "Haircut", "price": 100000, "durationMinutes": 60}),
+    )
+    .await["service"]["id"]
+        .clone();
+    let expert = post("/api/v1/experts".into(), json!({"name": "Ayu"})).await["expert"]["id"].clone();
+    let path = format!("/api/v1/experts/{}/services", expert.as_str().expect("an expert id"));
+    call(app, admin_token, Method::PUT, &path, json!({"serviceIds": [service]})).await;
+    user(app, "customer@example.com", "user").await;
+    let (status, signed_in) = crate::helpers::json(
+        app.post_json(
+            "/api/v1/auth/login",
+            &json!({"email": "customer@example.com", "password": PASSWORD}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{signed_in}");
+    let customer = signed_in["data"]["accessToken"].as_str().expect("a token");
+    let tomorrow = chrono::Utc::now()
+        .with_timezone(&app.settings.booking.timezone)
+        .date_naive()
+        + chrono::Days::new(1);
+    let booking = json!({"serviceId": service, "expertId": expert,
+        "date": tomorrow.format("%Y-%m-%d").to_string(), "time": "10:00"});
+    call(app, customer, Method::POST, "/api/v1/appointments", booking).await;
+}

@@ -132,9 +132,10 @@ export function render(ctx) {
       const values = formValues(form);
       const payload = { domain: values.domain, brandId: values.brandId, note: values.note.trim() || null };
       try {
-        if (domain) await session.api("PUT", `/api/v1/domains/${domain.id}`, payload);
-        else await session.api("POST", "/api/v1/domains", payload);
-        toast(domain ? `Saved ${values.domain}` : `Added ${values.domain}`, "good");
+        const { data } = domain
+          ? await session.api("PUT", `/api/v1/domains/${domain.id}`, payload)
+          : await session.api("POST", "/api/v1/domains", payload);
+        toast(`${domain ? "Saved" : "Added"} ${data.domain.domain}`, "good");
         fill(editor);
         reload();
       } catch (error) {
