@@ -432,3 +432,41 @@ async fn admins_rename_and_refile_domains_and_brands_and_lists_filter_by_status(
         .await;
     assert_eq!(status, 400);
 }
+
+#[actix_web::test]
+async fn the_latest_status_changes_list_first_with_sort_since() {
+    let app = spawn_app().await;
+    let board = dashboard(&app, &["a.com", "b.com", "c.com", "d.com"]).await;
+    let id = |n: usize| board.domains[n].0.clone();
+    for (domain, status) in [(2, "blocked"), (0, "blocked"), (2, "accessible")] {
+        let (code, body) = report(&app, &board.key, &id(domain), status).await;
+        assert_eq!(code, 200, "{body}");
+    }
+    // A re-check with the same status is not a change: c.com stays the latest.
+    report(&app, &board.key, &id(0), "blocked").await;
+    let (status, body) = app
+        .send_as(
+            Method::GET,
+            "/api/v1/domains?sort=-since",
+            &board.user,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let order: Vec<&str> = body["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|domain| domain["domain"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        ["c.com", "a.com", "b.com", "d.com"],
+        "unchecked last, by name"
+    );
+    let (status, body) = app
+        .send_as(Method::GET, "/api/v1/domains?sort=since", &board.user, None)
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["field"], "sort");
+}

@@ -13,6 +13,7 @@ mod hostile_input;
 mod limits;
 mod live;
 mod ops;
+mod page;
 mod plumbing;
 mod realtime;
 mod refusals;

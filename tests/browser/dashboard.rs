@@ -33,11 +33,7 @@ async fn rows_shown(browser: &Browser, count: usize) {
         "return document.querySelectorAll('#domains-table tr[data-domain-id]').length === {count}"
     );
     browser
-        .until(
-            &format!("{count} rows"),
-            &script,
-            Duration::from_secs(10),
-        )
+        .until(&format!("{count} rows"), &script, Duration::from_secs(10))
         .await;
 }
 
@@ -47,37 +43,78 @@ async fn an_admin_sees_the_checkers_report_flip_a_row_with_a_toast_within_a_seco
     let monitored = Monitored::set_up(&app, &names("site", 30)).await;
     let browser = Browser::open().await;
     browser.goto(&app.address).await;
-    browser.until("the login form", "return !!document.querySelector('#login-form')", Duration::from_secs(10)).await;
+    browser
+        .until(
+            "the login form",
+            "return !!document.querySelector('#login-form')",
+            Duration::from_secs(10),
+        )
+        .await;
     browser.screenshot("login").await;
-    browser.sign_in(&app.address, &monitored.admin, PASSWORD).await;
+    browser
+        .sign_in(&app.address, &monitored.admin, PASSWORD)
+        .await;
     browser.live().await;
-    browser.until("the brand counts", "return document.querySelectorAll('#brand-counts tbody tr').length === 1", Duration::from_secs(10)).await;
+    browser
+        .until(
+            "the brand counts",
+            "return document.querySelectorAll('#brand-counts tbody tr').length === 1",
+            Duration::from_secs(10),
+        )
+        .await;
 
     browser.goto(&format!("{}/#/domains", app.address)).await;
     rows_shown(&browser, 30).await;
     let id = monitored.domain_id(&app, "site-007.example.com").await;
-    let cell = browser.js(&format!("return {}.querySelector('td.status').textContent", row(&id))).await;
+    let cell = browser
+        .js(&format!(
+            "return {}.querySelector('td.status').textContent",
+            row(&id)
+        ))
+        .await;
     assert_eq!(cell, "⚪ unchecked");
     browser.js("window.sameDocument = true; return null").await;
 
     let started = Instant::now();
     monitored.report(&app.address, &id, "blocked").await;
     browser
-        .until("the row to turn blocked with a toast", &blocked_with_toast(&id, "site-007.example.com"), Duration::from_secs(1))
+        .until(
+            "the row to turn blocked with a toast",
+            &blocked_with_toast(&id, "site-007.example.com"),
+            Duration::from_secs(1),
+        )
         .await;
-    println!("row and toast shown {:?} after the report was sent", started.elapsed());
-    let cell = browser.js(&format!("return {}.querySelector('td.status').textContent", row(&id))).await;
+    println!(
+        "row and toast shown {:?} after the report was sent",
+        started.elapsed()
+    );
+    let cell = browser
+        .js(&format!(
+            "return {}.querySelector('td.status').textContent",
+            row(&id)
+        ))
+        .await;
     assert_eq!(cell, "🔴 ada");
-    assert_eq!(browser.js("return window.sameDocument === true").await, true, "no reload");
+    assert_eq!(
+        browser.js("return window.sameDocument === true").await,
+        true,
+        "no reload"
+    );
     browser.screenshot("domains").await;
 
     browser.goto(&format!("{}/#/", app.address)).await;
     browser.until("the latest change on home", "return document.querySelector('#recent-changes')?.textContent.includes('site-007.example.com')", Duration::from_secs(10)).await;
     browser.screenshot("home").await;
-    browser.goto(&format!("{}/#/domains/{id}", app.address)).await;
+    browser
+        .goto(&format!("{}/#/domains/{id}", app.address))
+        .await;
     browser.until("the scan history", "return document.querySelectorAll('#history tbody tr').length === 1 && document.querySelector('#history').textContent.includes('blocked')", Duration::from_secs(10)).await;
     browser.screenshot("domain-history").await;
-    browser.client.set_window_size(400, 860).await.expect("a phone-sized window");
+    browser
+        .client
+        .set_window_size(400, 860)
+        .await
+        .expect("a phone-sized window");
     browser.goto(&format!("{}/#/domains", app.address)).await;
     rows_shown(&browser, 30).await;
     browser.screenshot("domains-phone").await;
@@ -90,7 +127,9 @@ async fn a_500_domain_scan_batch_updates_every_visible_row() {
     let monitored = Monitored::set_up(&app, &domains).await;
     app.start_worker();
     let browser = Browser::open().await;
-    browser.sign_in(&app.address, &monitored.admin, PASSWORD).await;
+    browser
+        .sign_in(&app.address, &monitored.admin, PASSWORD)
+        .await;
     browser.goto(&format!("{}/#/domains", app.address)).await;
     rows_shown(&browser, 50).await;
     browser.live().await;
@@ -121,8 +160,13 @@ async fn a_500_domain_scan_batch_updates_every_visible_row() {
             Duration::from_secs(5),
         )
         .await;
-    let toasts = browser.js("return document.querySelectorAll('.toast').length").await;
-    assert!(toasts.as_u64().is_some_and(|n| n <= 4), "a burst is a few toasts: {toasts}");
+    let toasts = browser
+        .js("return document.querySelectorAll('.toast').length")
+        .await;
+    assert!(
+        toasts.as_u64().is_some_and(|n| n <= 4),
+        "a burst is a few toasts: {toasts}"
+    );
     browser.screenshot("domains-after-scan").await;
 }
 
@@ -132,7 +176,9 @@ async fn the_page_reconnects_after_a_web_restart_and_shows_what_changed_meanwhil
     let monitored = Monitored::set_up(&app, &names("away", 10)).await;
     let web = WebProcess::start(&app.settings).await;
     let browser = Browser::open().await;
-    browser.sign_in(&web.address, &monitored.admin, PASSWORD).await;
+    browser
+        .sign_in(&web.address, &monitored.admin, PASSWORD)
+        .await;
     browser.goto(&format!("{}/#/domains", web.address)).await;
     rows_shown(&browser, 10).await;
     browser.live().await;
@@ -141,7 +187,11 @@ async fn the_page_reconnects_after_a_web_restart_and_shows_what_changed_meanwhil
     let (address, port) = (web.address.clone(), web.port);
     web.kill().await;
     browser
-        .until("the page to notice", "return !document.querySelector('#live.live')", Duration::from_secs(10))
+        .until(
+            "the page to notice",
+            "return !document.querySelector('#live.live')",
+            Duration::from_secs(10),
+        )
         .await;
     // Made through another web instance while this one is down.
     let id = monitored.domain_id(&app, "away-004.example.com").await;
@@ -149,11 +199,24 @@ async fn the_page_reconnects_after_a_web_restart_and_shows_what_changed_meanwhil
 
     let _web = WebProcess::start_on(&app.settings, port).await;
     browser
-        .until("the change made while away", &blocked_with_toast(&id, "away-004.example.com"), Duration::from_secs(30))
+        .until(
+            "the change made while away",
+            &blocked_with_toast(&id, "away-004.example.com"),
+            Duration::from_secs(30),
+        )
         .await;
     browser.live().await;
-    assert_eq!(browser.js("return window.sameDocument === true").await, true, "resumed, not reloaded");
-    assert!(browser.js("return location.href").await.as_str().unwrap().starts_with(&address));
+    assert_eq!(
+        browser.js("return window.sameDocument === true").await,
+        true,
+        "resumed, not reloaded"
+    );
+    assert!(browser
+        .js("return location.href")
+        .await
+        .as_str()
+        .unwrap()
+        .starts_with(&address));
 }
 
 #[actix_web::test]
@@ -162,30 +225,71 @@ async fn a_plain_user_sees_no_admin_controls_and_a_note_stays_text() {
     let monitored = Monitored::set_up(&app, &names("note", 3)).await;
     let id = monitored.domain_id(&app, "note-002.example.com").await;
     let hostile = "<img src=x onerror=alert(1)>";
-    call(&app, &monitored.token, reqwest::Method::PUT, &format!("/api/v1/domains/{id}"), json!({"note": hostile})).await;
+    call(
+        &app,
+        &monitored.token,
+        reqwest::Method::PUT,
+        &format!("/api/v1/domains/{id}"),
+        json!({"note": hostile}),
+    )
+    .await;
     user(&app, "viewer@example.com", "user").await;
 
     let browser = Browser::open().await;
-    browser.sign_in(&app.address, "viewer@example.com", PASSWORD).await;
+    browser
+        .sign_in(&app.address, "viewer@example.com", PASSWORD)
+        .await;
     browser.goto(&format!("{}/#/domains", app.address)).await;
     rows_shown(&browser, 3).await;
-    let note = browser.js(&format!("return {}.querySelector('td.note').textContent", row(&id))).await;
+    let note = browser
+        .js(&format!(
+            "return {}.querySelector('td.note').textContent",
+            row(&id)
+        ))
+        .await;
     assert_eq!(note, hostile);
-    assert_eq!(browser.js("return document.querySelectorAll('main img').length").await, 0);
+    assert_eq!(
+        browser
+            .js("return document.querySelectorAll('main img').length")
+            .await,
+        0
+    );
     let controls = browser
         .js("return document.querySelectorAll('#add-domain, #import-domains, .row-actions, button.edit, button.delete').length")
         .await;
     assert_eq!(controls, 0);
-    let nav = browser.js("return document.querySelector('header nav').textContent").await;
+    let nav = browser
+        .js("return document.querySelector('header nav').textContent")
+        .await;
     for admin_page in ["Users", "Checker keys", "Appointments"] {
         assert!(!nav.as_str().unwrap().contains(admin_page), "{nav}");
     }
     browser.screenshot("domains-as-user").await;
-    browser.goto(&format!("{}/#/domains/{id}", app.address)).await;
-    browser.until("the note on the domain's page", &format!("return document.querySelector('dd.note')?.textContent === {}", json!(hostile)), Duration::from_secs(10)).await;
-    assert!(browser.client.get_alert_text().await.is_err(), "no script ran");
+    browser
+        .goto(&format!("{}/#/domains/{id}", app.address))
+        .await;
+    browser
+        .until(
+            "the note on the domain's page",
+            &format!(
+                "return document.querySelector('dd.note')?.textContent === {}",
+                json!(hostile)
+            ),
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(
+        browser.client.get_alert_text().await.is_err(),
+        "no script ran"
+    );
     browser.goto(&format!("{}/#/users", app.address)).await;
-    browser.until("a user sent home from an admin page", "return location.hash === '#/' && !!document.querySelector('#brand-counts')", Duration::from_secs(10)).await;
+    browser
+        .until(
+            "a user sent home from an admin page",
+            "return location.hash === '#/' && !!document.querySelector('#brand-counts')",
+            Duration::from_secs(10),
+        )
+        .await;
 }
 
 #[actix_web::test]
@@ -193,14 +297,27 @@ async fn signing_out_returns_to_login_and_the_old_refresh_token_is_dead() {
     let app = spawn_app().await;
     let monitored = Monitored::set_up(&app, &names("out", 2)).await;
     let browser = Browser::open().await;
-    browser.sign_in(&app.address, &monitored.admin, PASSWORD).await;
+    browser
+        .sign_in(&app.address, &monitored.admin, PASSWORD)
+        .await;
     browser.live().await;
     let refresh = browser
         .js("return JSON.parse(localStorage.getItem('hub.session')).refreshToken")
         .await;
     browser.click("#sign-out").await;
-    browser.until("the login form", "return !!document.querySelector('#login-form')", Duration::from_secs(10)).await;
-    assert_eq!(browser.js("return localStorage.getItem('hub.session')").await, Value::Null);
+    browser
+        .until(
+            "the login form",
+            "return !!document.querySelector('#login-form')",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(
+        browser
+            .js("return localStorage.getItem('hub.session')")
+            .await,
+        Value::Null
+    );
     let (status, body) = crate::helpers::json(
         app.post_json("/api/v1/auth/refresh", &json!({"refreshToken": refresh}))
             .await,
@@ -214,19 +331,29 @@ async fn the_access_token_is_refreshed_before_it_expires_and_the_page_keeps_work
     let app = spawn_app_with(|settings| settings.auth.access_ttl = Duration::from_secs(65)).await;
     let monitored = Monitored::set_up(&app, &names("fresh", 2)).await;
     let browser = Browser::open().await;
-    browser.sign_in(&app.address, &monitored.admin, PASSWORD).await;
+    browser
+        .sign_in(&app.address, &monitored.admin, PASSWORD)
+        .await;
     let first = browser
         .js("return JSON.parse(localStorage.getItem('hub.session')).accessToken")
         .await;
     browser
         .until(
             "a refreshed access token",
-            &format!("return JSON.parse(localStorage.getItem('hub.session')).accessToken !== {first}"),
+            &format!(
+                "return JSON.parse(localStorage.getItem('hub.session')).accessToken !== {first}"
+            ),
             Duration::from_secs(20),
         )
         .await;
     browser.goto(&format!("{}/#/brands", app.address)).await;
-    browser.until("the brands, with the new token", "return document.querySelector('#brands-table')?.textContent.includes('Money')", Duration::from_secs(10)).await;
+    browser
+        .until(
+            "the brands, with the new token",
+            "return document.querySelector('#brands-table')?.textContent.includes('Money')",
+            Duration::from_secs(10),
+        )
+        .await;
     browser.screenshot("brands").await;
 }
 
@@ -235,23 +362,39 @@ async fn an_admin_adds_a_user_a_checker_key_and_a_domain_and_sees_bookings_arriv
     let app = spawn_app().await;
     let monitored = Monitored::set_up(&app, &names("admin", 3)).await;
     let browser = Browser::open().await;
-    browser.sign_in(&app.address, &monitored.admin, PASSWORD).await;
+    browser
+        .sign_in(&app.address, &monitored.admin, PASSWORD)
+        .await;
     browser.live().await;
 
     browser.goto(&format!("{}/#/users", app.address)).await;
     browser.click("#add-user").await;
-    browser.type_into("#user-form input[name=name]", "Dewi").await;
-    browser.type_into("#user-form input[name=email]", "dewi@example.com").await;
-    browser.type_into("#user-form input[name=password]", "dewi's password").await;
+    browser
+        .type_into("#user-form input[name=name]", "Dewi")
+        .await;
+    browser
+        .type_into("#user-form input[name=email]", "dewi@example.com")
+        .await;
+    browser
+        .type_into("#user-form input[name=password]", "dewi's password")
+        .await;
     browser.click("#user-form button[type=submit]").await;
     browser.until("the new user listed", "return document.querySelector('#users-table')?.textContent.includes('dewi@example.com')", Duration::from_secs(10)).await;
     browser.screenshot("users").await;
 
     browser.goto(&format!("{}/#/keys", app.address)).await;
     browser.click("#add-key").await;
-    browser.type_into("#key-form input[name=name]", "checker on host-2").await;
+    browser
+        .type_into("#key-form input[name=name]", "checker on host-2")
+        .await;
     browser.click("#key-form button[type=submit]").await;
-    let key = browser.until("the new key, shown once", "return document.querySelector('#new-key')?.textContent", Duration::from_secs(10)).await;
+    let key = browser
+        .until(
+            "the new key, shown once",
+            "return document.querySelector('#new-key')?.textContent",
+            Duration::from_secs(10),
+        )
+        .await;
     let urls = reqwest::Client::new()
         .get(app.url("/api/urls"))
         .bearer_auth(key.as_str().expect("the key"))
@@ -264,16 +407,31 @@ async fn an_admin_adds_a_user_a_checker_key_and_a_domain_and_sees_bookings_arriv
     browser.goto(&format!("{}/#/domains", app.address)).await;
     rows_shown(&browser, 3).await;
     browser.click("#add-domain").await;
-    browser.type_into("#domain-form input[name=domain]", "https://Added.Example.com/path").await;
-    browser.type_into("#domain-form input[name=note]", "added in the browser").await;
+    browser
+        .type_into(
+            "#domain-form input[name=domain]",
+            "https://Added.Example.com/path",
+        )
+        .await;
+    browser
+        .type_into("#domain-form input[name=note]", "added in the browser")
+        .await;
     browser.click("#domain-form button[type=submit]").await;
     rows_shown(&browser, 4).await;
     let added = browser.js("return document.querySelector('#domains-table').textContent.includes('added.example.com')").await;
     assert_eq!(added, true, "the name is normalised by the hub");
 
-    browser.goto(&format!("{}/#/appointments", app.address)).await;
+    browser
+        .goto(&format!("{}/#/appointments", app.address))
+        .await;
     browser.until("the empty list", "return document.querySelector('#appointments-table')?.textContent.includes('Nothing today or later')", Duration::from_secs(10)).await;
     book_a_haircut(&app, &monitored.token).await;
-    browser.until("the booking, live", "return document.querySelector('#appointments-table')?.textContent.includes('Haircut')", Duration::from_secs(10)).await;
+    browser
+        .until(
+            "the booking, live",
+            "return document.querySelector('#appointments-table')?.textContent.includes('Haircut')",
+            Duration::from_secs(10),
+        )
+        .await;
     browser.screenshot("appointments").await;
 }

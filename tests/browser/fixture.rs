@@ -43,15 +43,35 @@ impl Monitored {
         )
         .await;
         assert_eq!(status, 200, "{body}");
-        let token = body["data"]["accessToken"].as_str().expect("a token").to_owned();
-        let brand = call(app, &token, Method::POST, "/api/v1/brands", json!({"name": "Money", "code": "MNY"})).await;
-        let brand_id = brand["brand"]["id"].as_str().expect("a brand id").to_owned();
+        let token = body["data"]["accessToken"]
+            .as_str()
+            .expect("a token")
+            .to_owned();
+        let brand = call(
+            app,
+            &token,
+            Method::POST,
+            "/api/v1/brands",
+            json!({"name": "Money", "code": "MNY"}),
+        )
+        .await;
+        let brand_id = brand["brand"]["id"]
+            .as_str()
+            .expect("a brand id")
+            .to_owned();
         for chunk in domains.chunks(1000) {
             let body = json!({"brandId": brand_id, "domains": chunk});
             let imported = call(app, &token, Method::POST, "/api/v1/domains/import", body).await;
             assert_eq!(imported["created"], chunk.len(), "{imported}");
         }
-        let key = call(app, &token, Method::POST, "/api/v1/checker-keys", json!({"name": "browser test"})).await;
+        let key = call(
+            app,
+            &token,
+            Method::POST,
+            "/api/v1/checker-keys",
+            json!({"name": "browser test"}),
+        )
+        .await;
         Monitored {
             admin,
             token,
@@ -63,7 +83,10 @@ impl Monitored {
     pub async fn domain_id(&self, app: &TestApp, name: &str) -> String {
         let path = format!("/api/v1/domains?search={name}");
         let found = call(app, &self.token, Method::GET, &path, Value::Null).await;
-        found["items"][0]["id"].as_str().expect("the domain").to_owned()
+        found["items"][0]["id"]
+            .as_str()
+            .expect("the domain")
+            .to_owned()
     }
 
     /// What the checker reports for one domain, through the seed's route.
@@ -93,16 +116,31 @@ pub async fn book_a_haircut(app: &TestApp, admin_token: &str) {
     let post = |path: String, body: Value| async move {
         call(app, admin_token, Method::POST, &path, body).await
     };
-    let category = post("/api/v1/categories".into(), json!({"name": "Hair", "displayOrder": 1})).await;
+    let category = post(
+        "/api/v1/categories".into(),
+        json!({"name": "Hair", "displayOrder": 1}),
+    )
+    .await;
     let service = post(
         "/api/v1/services".into(),
         json!({"categoryId": category["category"]["id"], "name": "Haircut", "price": 100000, "durationMinutes": 60}),
     )
     .await["service"]["id"]
         .clone();
-    let expert = post("/api/v1/experts".into(), json!({"name": "Ayu"})).await["expert"]["id"].clone();
-    let path = format!("/api/v1/experts/{}/services", expert.as_str().expect("an expert id"));
-    call(app, admin_token, Method::PUT, &path, json!({"serviceIds": [service]})).await;
+    let expert =
+        post("/api/v1/experts".into(), json!({"name": "Ayu"})).await["expert"]["id"].clone();
+    let path = format!(
+        "/api/v1/experts/{}/services",
+        expert.as_str().expect("an expert id")
+    );
+    call(
+        app,
+        admin_token,
+        Method::PUT,
+        &path,
+        json!({"serviceIds": [service]}),
+    )
+    .await;
     user(app, "customer@example.com", "user").await;
     let (status, signed_in) = crate::helpers::json(
         app.post_json(

@@ -188,7 +188,7 @@ export function render(ctx) {
       if (frame.event === "domain:nawala-updated") apply(frame.data);
       else if (frame.event === "domains:nawala-changed") frame.data.changes.forEach(apply);
       else if (frame.event === "domain:deleted") rows.get(frame.data.id)?.tr.remove();
-      if (/^(domain:(created|updated|deleted)|brand:)/.test(frame.event)) later();
+      if (/^(domain:(created|updated|deleted)|domains:imported|brand:)/.test(frame.event)) later();
     },
   };
 }
