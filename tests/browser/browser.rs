@@ -10,7 +10,23 @@ use serde_json::{json, Value};
 
 pub struct Browser {
     pub client: Client,
-    driver: Child,
+    _driver: Driver,
+}
+
+/// chromedriver, the Chromium it starts (same process group) and the browser's profile: all gone
+/// when this is dropped, however the test ends.
+struct Driver {
+    process: Child,
+    profile: PathBuf,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let group = nix::unistd::Pid::from_raw(-(self.process.id() as i32));
+        let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGKILL);
+        let _ = self.process.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
 }
 
 fn free_port() -> u16 {
@@ -28,23 +44,26 @@ pub fn screenshots() -> PathBuf {
 impl Browser {
     pub async fn open() -> Browser {
         let port = free_port();
+        let profile = std::env::temp_dir().join(format!("hub-chromium-{}", uuid::Uuid::new_v4()));
         let driver = {
             use std::os::unix::process::CommandExt;
-            Command::new("chromedriver")
+            let process = Command::new("chromedriver")
                 .arg(format!("--port={port}"))
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .process_group(0)
                 .spawn()
-                .expect("starting chromedriver (scripts/install-deps installs chromium-driver)")
+                .expect("starting chromedriver (scripts/install-deps installs chromium-driver)");
+            Driver { process, profile }
         };
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "goog:chromeOptions".into(),
             json!({"args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                 "--disable-gpu", "--no-proxy-server", "--no-first-run", "--lang=en-US",
-                "--window-size=1280,900"]}),
+                "--window-size=1280,900",
+                format!("--user-data-dir={}", driver.profile.display())]}),
         );
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -61,7 +80,10 @@ impl Browser {
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         };
-        Browser { client, driver }
+        Browser {
+            client,
+            _driver: driver,
+        }
     }
 
     pub async fn goto(&self, url: &str) {
@@ -135,14 +157,5 @@ impl Browser {
         let dir = screenshots();
         std::fs::create_dir_all(&dir).expect("the screenshots directory");
         std::fs::write(dir.join(format!("{name}.png")), png).expect("saving a screenshot");
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        // chromedriver and the Chromium it started share its process group.
-        let group = nix::unistd::Pid::from_raw(-(self.driver.id() as i32));
-        let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGKILL);
-        let _ = self.driver.wait();
     }
 }

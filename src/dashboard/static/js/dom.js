@@ -82,11 +82,18 @@ export function frameBatcher(fn) {
   };
 }
 
-/** `fn` once `ms` have passed without another call. */
-export function debounce(fn, ms) {
+/** `fn` once `ms` have passed without another call, or at the latest `maxWait` after the first
+ * call that is still waiting (so a steady stream of calls does not put it off for ever). */
+export function debounce(fn, ms, maxWait = Infinity) {
   let timer = null;
+  let waitingSince = null;
   return (...args) => {
     clearTimeout(timer);
-    timer = setTimeout(() => fn(...args), ms);
+    waitingSince ??= Date.now();
+    const wait = Math.min(ms, Math.max(0, waitingSince + maxWait - Date.now()));
+    timer = setTimeout(() => {
+      waitingSince = null;
+      fn(...args);
+    }, wait);
   };
 }

@@ -1,18 +1,23 @@
 // A client of the hub's socket protocol (GET /ws), for the dashboard and for any other browser
 // client: it connects with a fresh access token, reconnects with back-off and jitter, resumes from
-// the last event it saw, and says when the caller must reload over REST. No dependencies.
+// the last event it saw, notices a connection that died silently, and says when the caller must
+// reload over REST. No dependencies.
 //
 //   const socket = new HubSocket({
-//     token: async () => accessToken,        // called before every connection
+//     token: async (attempt) => accessToken, // called before every connection
 //     onEvent: (event) => …,                 // {event, topic, id, data}, in order, each once
 //     onReload: (reason) => …,               // "connected" | "incomplete" | "resync": reload over REST
-//     onRevoked: (data) => …,                // session:revoked ({userId, sessionId?})
+//     onRevoked: (data) => …,                // session:revoked ({userId, sessionId?}), live only
 //     onState: (state) => …,                 // "connecting" | "live" | "offline"
 //   });
 //   socket.start();  …  socket.stop();
 
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 30_000;
+/** Silence after which the client asks the hub for a sign of life… */
+const QUIET_MS = 25_000;
+/** …and how long the hub has to give one before the connection counts as dead. */
+const ANSWER_MS = 10_000;
 
 /** `[epoch, millis, sequence]` of an id `<epoch>:<millis>-<sequence>`, or null. */
 function parseId(id) {
@@ -52,6 +57,12 @@ export class HubSocket {
     this.socket = null;
     this.timer = null;
     this.stopped = true;
+    // Bumped by every connection attempt and by stop(): a stale attempt sees it moved and quits.
+    this.generation = 0;
+    this.connecting = false;
+    this.replaying = false;
+    this.heard = 0;
+    this.heartbeat = null;
     this.wake = () => this.reconnectNow();
   }
 
@@ -60,49 +71,78 @@ export class HubSocket {
     this.stopped = false;
     window.addEventListener("online", this.wake);
     document.addEventListener("visibilitychange", this.wake);
+    this.heartbeat = setInterval(() => this.checkPulse(), 5_000);
     this.connect();
   }
 
+  /** Closes the connection for good; a later start() begins afresh (nothing is resumed). */
   stop() {
     this.stopped = true;
+    this.generation += 1;
+    this.connecting = false;
     clearTimeout(this.timer);
+    this.timer = null;
+    clearInterval(this.heartbeat);
     window.removeEventListener("online", this.wake);
     document.removeEventListener("visibilitychange", this.wake);
-    if (this.socket) {
-      this.socket.onclose = null;
-      this.socket.close(1000, "signed out");
-      this.socket = null;
-    }
+    this.drop(1000, "stopped");
+    this.lastEventId = null;
+    this.attempt = 0;
     this.onState("offline");
   }
 
   /** A page that comes back into view, or a network that comes back, need not wait out a delay. */
   reconnectNow() {
-    if (this.stopped || this.socket || document.visibilityState === "hidden") return;
+    if (this.stopped || this.socket || this.connecting || document.visibilityState === "hidden") return;
     clearTimeout(this.timer);
+    this.timer = null;
     this.connect();
   }
 
   async connect() {
+    const generation = ++this.generation;
     this.timer = null;
+    this.connecting = true;
     this.onState("connecting");
     let token;
     try {
       token = await this.token(this.attempt);
     } catch {
-      return this.retry();
+      token = null;
     }
-    if (this.stopped) return;
+    if (generation !== this.generation) return;
+    this.connecting = false;
+    if (!token) return this.retry();
     const params = new URLSearchParams({ token });
     // With `since` on the URL the replay comes before any live event.
     if (this.lastEventId) params.set("since", this.lastEventId);
+    this.replaying = Boolean(this.lastEventId);
     const socket = new WebSocket(`${this.url}?${params}`);
     this.socket = socket;
-    socket.onmessage = (message) => this.receive(message.data);
+    this.heard = Date.now();
+    socket.onmessage = (message) => {
+      this.heard = Date.now();
+      this.receive(message.data);
+    };
     socket.onclose = () => {
-      if (this.socket === socket) this.socket = null;
+      if (this.socket !== socket) return;
+      this.socket = null;
       this.retry();
     };
+  }
+
+  /** Forgets the current connection and closes it without waiting for it to say goodbye. */
+  drop(code, reason) {
+    const socket = this.socket;
+    this.socket = null;
+    if (!socket) return;
+    socket.onclose = null;
+    socket.onmessage = null;
+    try {
+      socket.close(code, reason);
+    } catch {
+      // Already closed.
+    }
   }
 
   retry() {
@@ -110,6 +150,19 @@ export class HubSocket {
     this.onState("offline");
     this.timer = setTimeout(() => this.connect(), backoff(this.attempt));
     this.attempt += 1;
+  }
+
+  /** Browsers hide WebSocket pings, so a connection that died silently is found by asking: any
+   * client frame gets an answer (`subscribed` to an empty subscribe). */
+  checkPulse() {
+    if (!this.socket || this.socket.readyState !== WebSocket.OPEN) return;
+    const quiet = Date.now() - this.heard;
+    if (quiet > QUIET_MS + ANSWER_MS) {
+      this.drop(4000, "no answer");
+      this.retry();
+    } else if (quiet > QUIET_MS) {
+      this.send("subscribe", []);
+    }
   }
 
   receive(text) {
@@ -123,6 +176,7 @@ export class HubSocket {
       case "hello":
         return this.hello(frame.data);
       case "resumed":
+        this.replaying = false;
         if (!frame.data.complete) this.onReload("incomplete");
         return;
       case "resync":
@@ -150,12 +204,16 @@ export class HubSocket {
     if (!frame.id) return;
     if (this.lastEventId && !isAfter(frame.id, this.lastEventId)) return;
     this.lastEventId = frame.id;
-    if (frame.event === "session:revoked") return this.onRevoked(frame.data);
+    if (frame.event === "session:revoked") {
+      // A replayed revocation predates this connection, which the hub accepted with the current
+      // token: it ended an earlier sign-in, not this one.
+      if (!this.replaying) this.onRevoked(frame.data);
+      return;
+    }
     this.onEvent(frame);
   }
 
-  /** Topics beyond the ones a session starts with are not needed by the dashboard, but any client
-   * may change its set: `{"op": "subscribe" | "unsubscribe", "topics": […]}`. */
+  /** Changes the session's topics: `send("subscribe" | "unsubscribe", [topic, …])`. */
   send(op, topics) {
     if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ op, topics }));
   }

@@ -27,6 +27,8 @@ const PAGES = [
 const session = new Session();
 const root = document.getElementById("app");
 let current = null;
+// Counts page visits: a page's requests answer only while its visit is the current one.
+let visits = 0;
 let liveState = "offline";
 const LIVE_TEXT = { live: "● live", connecting: "○ connecting…", offline: "○ offline" };
 
@@ -42,6 +44,7 @@ const socket = new HubSocket({
   },
   onReload: () => current?.reload?.(),
   onRevoked: (data) => {
+    if (data.userId && data.userId !== session.user?.id) return;
     if (data.sessionId && data.sessionId !== session.sessionId) return;
     toast("Your session was ended; please sign in again.", "bad");
     session.drop();
@@ -86,13 +89,34 @@ function header(active) {
       { class: "who" },
       el("span", { id: "live", class: `live-badge ${liveState}` }, LIVE_TEXT[liveState]),
       el("span", { class: "user", title: user.email }, `${user.name} (${user.role})`),
-      el("button", { type: "button", class: "quiet", id: "sign-out", onclick: () => session.signOut().catch(() => {}) }, "Sign out"),
+      el("button", { type: "button", class: "quiet", id: "sign-out", onclick: signOut }, "Sign out"),
     ),
   );
 }
 
+function signOut() {
+  session.signOut().catch(() => toast("Signed out here, but the hub could not be told: this session ends when its tokens expire.", "bad"));
+}
+
+/** The session as a page sees it: once the page is left, its requests never answer, so nothing it
+ * started (a reload, a toast, a navigation) acts on the page that replaced it. */
+function pageSession(visit) {
+  const never = () => new Promise(() => {});
+  const current = () => visit === visits;
+  const answered = (body) => (current() ? body : never());
+  const failed = (error) => {
+    if (current()) throw error;
+    return never();
+  };
+  return {
+    user: session.user,
+    isAdmin: session.isAdmin,
+    api: (...args) => (current() ? session.api(...args).then(answered, failed) : never()),
+  };
+}
+
 function route() {
-  current?.leave?.();
+  visits += 1;
   current = null;
   const { path, id, params } = parseHash();
   if (!session.user) {
@@ -104,7 +128,7 @@ function route() {
   socket.start();
   const entry = (path === "domains" && id ? { path, page: domain } : null) || PAGES.find((page) => page.path === path);
   if (!entry || (entry.admin && !session.isAdmin)) return navigate("");
-  current = entry.page.render({ session, id, params, navigate, toast });
+  current = entry.page.render({ session: pageSession(visits), id, params, navigate, toast });
   fill(root, header(path), el("main", {}, current.node));
   document.title = `${entry.title || "Domain"} · Domain dashboard`;
 }

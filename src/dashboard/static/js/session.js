@@ -1,9 +1,10 @@
 // The signed-in session: tokens, their refresh, and requests to the hub's API.
 //
 // The refresh token is kept in localStorage so the dashboard survives a reload and is shared by
-// the tabs of one browser; the access token is refreshed a minute before it expires, or at once
-// when the hub answers 401. Refresh tokens rotate and a reused one revokes its whole family, so
-// tabs refresh one at a time (Web Locks) and adopt what another tab stored meanwhile.
+// the tabs of one browser; the access token is refreshed a minute before it expires (half its
+// life, for a short one), or at once when the hub answers 401. Refresh tokens rotate and a reused
+// one revokes its whole family, so a tab runs one refresh at a time, and tabs take turns (Web
+// Locks, where the origin has them) and adopt what another tab stored meanwhile.
 
 const KEY = "hub.session";
 const REFRESH_AHEAD_MS = 60_000;
@@ -26,8 +27,11 @@ function claims(token) {
   }
 }
 
-function expiry(token) {
-  return (claims(token).exp || 0) * 1000;
+/** When to refresh `token`: a minute before it expires, or halfway through a shorter life. */
+function refreshAt(token) {
+  const { exp = 0, iat = 0 } = claims(token);
+  const ahead = Math.min(REFRESH_AHEAD_MS, Math.max(0, ((exp - iat) * 1000) / 2));
+  return exp * 1000 - ahead;
 }
 
 function load() {
@@ -40,6 +44,9 @@ function load() {
 
 export class Session {
   constructor() {
+    // Web Locks let tabs take turns; plain-HTTP origins (other than localhost) have none.
+    this.locks = navigator.locks || null;
+    this.refreshing = null;
     this.state = load();
     this.listeners = new Set();
     this.timer = null;
@@ -86,7 +93,7 @@ export class Session {
   schedule() {
     clearTimeout(this.timer);
     if (!this.state) return;
-    const wait = expiry(this.state.accessToken) - Date.now() - REFRESH_AHEAD_MS;
+    const wait = refreshAt(this.state.accessToken) - Date.now();
     // setTimeout holds at most ~24 days; a longer token is looked at again then.
     this.timer = setTimeout(() => this.refresh().catch(() => {}), Math.min(Math.max(wait, 0), 2 ** 31 - 1));
   }
@@ -98,14 +105,15 @@ export class Session {
     return user;
   }
 
-  /** Revokes this session at the hub, then forgets it (also when the hub cannot be reached). */
+  /** Revokes this session at the hub, then forgets it; throws (after forgetting it here) when the
+   * hub could not be told. */
   async signOut() {
-    const state = this.state;
-    if (!state) return;
-    this.save(null);
+    if (!this.state) return;
     try {
-      await this.send("POST", "/api/v1/auth/logout", { refreshToken: state.refreshToken }, state.accessToken);
+      const token = await this.token();
+      await this.send("POST", "/api/v1/auth/logout", { refreshToken: this.state.refreshToken }, token);
     } finally {
+      this.save(null);
       this.emit();
     }
   }
@@ -117,17 +125,24 @@ export class Session {
     this.emit();
   }
 
-  /** An access token good for at least another minute, refreshing it first if needed. */
+  /** An access token that is not about to expire, refreshing it first if needed. */
   async token() {
     if (!this.state) throw new ApiError(401, { message: "Signed out" });
-    if (expiry(this.state.accessToken) - Date.now() < REFRESH_AHEAD_MS) await this.refresh();
+    if (Date.now() >= refreshAt(this.state.accessToken)) await this.refresh();
+    if (!this.state) throw new ApiError(401, { message: "Signed out" });
     return this.state.accessToken;
   }
 
-  async refresh() {
-    const seen = this.state?.refreshToken;
-    const run = () => this.rotate(seen);
-    return navigator.locks ? navigator.locks.request("hub.refresh", run) : run();
+  /** Rotates the tokens; every caller meanwhile waits for the same rotation. */
+  refresh() {
+    if (!this.refreshing) {
+      const seen = this.state?.refreshToken;
+      const run = () => this.rotate(seen);
+      this.refreshing = (this.locks ? this.locks.request("hub.refresh", run) : run()).finally(() => {
+        this.refreshing = null;
+      });
+    }
+    return this.refreshing;
   }
 
   async rotate(seen) {
@@ -156,6 +171,7 @@ export class Session {
     } catch (error) {
       if (error.status !== 401 || !this.state) throw error;
       await this.refresh();
+      if (!this.state) throw error;
       return this.send(method, path, body, this.state.accessToken);
     }
   }

@@ -68,7 +68,7 @@ export function render({ session, toast }) {
     }
   }
 
-  const later = debounce(reload, 500);
+  const later = debounce(reload, 500, 2000);
   reload();
   return {
     node,

@@ -8,7 +8,7 @@ import { pager as showPager, table, emptyRow } from "../widgets.js";
 const LIMIT = 50;
 
 export function render(ctx) {
-  const { session, params, navigate, toast } = ctx;
+  const { session, params, toast } = ctx;
   const admin = session.isAdmin;
   const filters = {
     brand: params.get("brand") || "",
@@ -40,12 +40,15 @@ export function render(ctx) {
     table("domains-table", admin ? [...columns, ""] : columns, body),
     pager);
 
+  /** Applies new filters in place (the address follows, without a new history entry or a new
+   * page, so the search box keeps its focus). */
   function go(changes) {
-    const next = { ...filters, ...changes };
+    Object.assign(filters, changes);
     const query = new URLSearchParams();
-    for (const key of ["brand", "status", "search"]) if (next[key]) query.set(key, next[key]);
-    if (next.page > 1) query.set("page", next.page);
-    navigate("domains", query);
+    for (const key of ["brand", "status", "search"]) if (filters[key]) query.set(key, filters[key]);
+    if (filters.page > 1) query.set("page", filters.page);
+    history.replaceState(null, "", `#/domains${[...query].length ? `?${query}` : ""}`);
+    reload();
   }
   brandFilter.addEventListener("change", () => go({ brand: brandFilter.value, page: 1 }));
   statusFilter.addEventListener("change", () => go({ status: statusFilter.value, page: 1 }));
@@ -57,17 +60,33 @@ export function render(ctx) {
     brandFilter.value = filters.brand;
   }
 
+  // Replies are shown only if no later request was made, and a live change that arrived while a
+  // request was out is kept over the (older) reply.
+  let requests = 0;
+  let pending = 0;
+  const changedMeanwhile = new Map();
+
   async function reload() {
+    const request = ++requests;
+    pending += 1;
     const query = new URLSearchParams({ page: filters.page, limit: LIMIT });
     if (filters.brand) query.set("brandId", filters.brand);
     if (filters.status) query.set("status", filters.status);
     if (filters.search) query.set("search", filters.search);
     try {
       const [, list] = await Promise.all([loadBrands(), session.api("GET", `/api/v1/domains?${query}`)]);
-      show(list.data);
+      if (request === requests) show(list.data);
     } catch (error) {
       toast(error.message, "bad");
+    } finally {
+      pending -= 1;
+      if (!pending) changedMeanwhile.clear();
     }
+  }
+
+  function newest(id, nawala) {
+    const live = changedMeanwhile.get(id);
+    return live && Date.parse(live.lastChecked) > Date.parse(nawala.lastChecked || 0) ? live : nawala;
   }
 
   function show({ items, page, limit, total }) {
@@ -92,7 +111,7 @@ export function render(ctx) {
         el("button", { type: "button", class: "quiet edit", onclick: () => showForm(domain) }, "Edit"),
         el("button", { type: "button", class: "quiet danger delete", onclick: () => remove(domain) }, "Delete")));
     rows.set(domain.id, { tr, cells });
-    paint(cells, domain.nawala);
+    paint(cells, newest(domain.id, domain.nawala));
     return tr;
   }
 
@@ -107,6 +126,7 @@ export function render(ctx) {
 
   const apply = frameBatcher((changes) => {
     for (const change of changes) {
+      if (pending) changedMeanwhile.set(change.domainId, change.nawala);
       const shown = rows.get(change.domainId);
       if (!shown) continue;
       paint(shown.cells, change.nawala);
@@ -179,7 +199,7 @@ export function render(ctx) {
     }
   }
 
-  const later = debounce(reload, 500);
+  const later = debounce(reload, 500, 2000);
   reload();
   return {
     node,
@@ -188,7 +208,8 @@ export function render(ctx) {
       if (frame.event === "domain:nawala-updated") apply(frame.data);
       else if (frame.event === "domains:nawala-changed") frame.data.changes.forEach(apply);
       else if (frame.event === "domain:deleted") rows.get(frame.data.id)?.tr.remove();
-      if (/^(domain:(created|updated|deleted)|domains:imported|brand:)/.test(frame.event)) later();
+      // A batch re-checks more rows than it changes: their "last checked" moves too.
+      if (/^(domain:(created|updated|deleted)|domains:imported|brand:|scan:completed)/.test(frame.event)) later();
     },
   };
 }

@@ -67,7 +67,7 @@ export function render({ session, toast }) {
     return el("a", { class: `tile ${kind}`, href }, el("strong", {}, count), el("span", {}, label));
   }
 
-  const later = debounce(reload, 500);
+  const later = debounce(reload, 500, 2000);
   reload();
   return {
     node,

@@ -6,8 +6,8 @@ import { pager as showPager, table, emptyRow } from "../widgets.js";
 
 const LIMIT = 25;
 
-export function render({ session, params, navigate, toast }) {
-  const page = Math.max(1, Number(params.get("page")) || 1);
+export function render({ session, params, toast }) {
+  let page = Math.max(1, Number(params.get("page")) || 1);
   const roles = session.user.role === "owner" ? ["user", "admin", "owner"] : ["user", "admin"];
   const body = el("tbody");
   const pager = el("div", { class: "pager" });
@@ -21,10 +21,13 @@ export function render({ session, params, navigate, toast }) {
     el("div", { class: "filters" }, search),
     table("users-table", columns, body),
     pager);
+  // In place, so the search box keeps its focus; the address follows.
   const go = (changes) => {
-    const query = new URLSearchParams({ search: search.value.trim(), page, ...changes });
+    page = changes.page;
+    const query = new URLSearchParams({ search: search.value.trim(), page });
     if (!query.get("search")) query.delete("search");
-    navigate("users", query);
+    history.replaceState(null, "", `#/users?${query}`);
+    reload();
   };
   search.addEventListener("input", debounce(() => go({ page: 1 }), 350));
 
