@@ -131,6 +131,12 @@ impl Browser {
             .unwrap_or_else(|error| panic!("no {css} on the page: {error}"))
     }
 
+    /// Opens the page at `address` signed out, and waits for its login form.
+    pub async fn login_page(&self, address: &str) {
+        self.goto(address).await;
+        self.element("#login-form").await;
+    }
+
     /// Signs in through the login form of the page at `address`.
     pub async fn sign_in(&self, address: &str, email: &str, password: &str) {
         self.goto(&format!("{address}/#/")).await;

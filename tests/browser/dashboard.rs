@@ -42,14 +42,7 @@ async fn an_admin_sees_the_checkers_report_flip_a_row_with_a_toast_within_a_seco
     let app = spawn_app().await;
     let monitored = Monitored::set_up(&app, &names("site", 30)).await;
     let browser = Browser::open().await;
-    browser.goto(&app.address).await;
-    browser
-        .until(
-            "the login form",
-            "return !!document.querySelector('#login-form')",
-            Duration::from_secs(10),
-        )
-        .await;
+    browser.login_page(&app.address).await;
     browser.screenshot("login").await;
     browser
         .sign_in(&app.address, &monitored.admin, PASSWORD)
@@ -379,14 +372,7 @@ async fn requests_at_once_share_one_refresh_even_without_web_locks() {
     let app = spawn_app().await;
     let monitored = Monitored::set_up(&app, &names("race", 2)).await;
     let browser = Browser::open().await;
-    browser.goto(&app.address).await;
-    browser
-        .until(
-            "the login form",
-            "return !!document.querySelector('#login-form')",
-            Duration::from_secs(10),
-        )
-        .await;
+    browser.login_page(&app.address).await;
     // Ten rounds: an access token past its time (as after a laptop's sleep) meets three callers
     // at once (the timer and two requests), on an origin without Web Locks (plain HTTP, not
     // localhost). Each round must rotate once and keep the session.
@@ -429,14 +415,7 @@ async fn a_network_coming_back_while_connecting_opens_one_socket_not_two() {
     let app = spawn_app().await;
     let monitored = Monitored::set_up(&app, &names("twice", 2)).await;
     let browser = Browser::open().await;
-    browser.goto(&app.address).await;
-    browser
-        .until(
-            "the login form",
-            "return !!document.querySelector('#login-form')",
-            Duration::from_secs(10),
-        )
-        .await;
+    browser.login_page(&app.address).await;
     let script = format!(
         "const {{ HubSocket }} = {};
          const Real = window.WebSocket;
