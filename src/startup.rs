@@ -25,7 +25,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let settings = Arc::new(settings);
         let state = AppState::connect(settings.clone())?;
-        let mut client = state.db.get().await.context("connecting to PostgreSQL")?;
+        let mut client = crate::db::wait_for(&state.db).await;
         crate::db::migrate(&mut client).await?;
         drop(client);
         let address = format!("{}:{}", settings.server.host, settings.server.port);

@@ -204,8 +204,25 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// The repository's configuration files, built into the binary so that it runs from any directory:
+/// `default` holds every key, the others overlay it for their environment.
+pub const BUILT_IN: [(&str, &str); 5] = [
+    ("default", include_str!("../../config/default.toml")),
+    ("development", include_str!("../../config/development.toml")),
+    ("test", include_str!("../../config/test.toml")),
+    ("staging", include_str!("../../config/staging.toml")),
+    ("production", include_str!("../../config/production.toml")),
+];
+
+fn built_in(name: &str) -> Option<&'static str> {
+    BUILT_IN
+        .iter()
+        .find_map(|(file, text)| (*file == name).then_some(*text))
+}
+
 impl Settings {
-    /// Loads from `$HUB_CONFIG_DIR` (default `./config`) for `$HUB_ENV` (default `development`).
+    /// Loads for `$HUB_ENV` (default `development`): the built-in files, then the files of
+    /// `$HUB_CONFIG_DIR` (default `./config`) where there are any, then the environment.
     pub fn load() -> Result<Self, ConfigError> {
         let dir = std::env::var("HUB_CONFIG_DIR").unwrap_or_else(|_| "config".into());
         let explicit = std::env::var("HUB_ENV")
@@ -217,9 +234,16 @@ impl Settings {
         Ok(settings)
     }
 
+    /// As [`Settings::load`], with the overlay files of `dir` and the given environment.
     pub fn load_from(dir: &Path, environment: &str) -> Result<Self, ConfigError> {
-        let mut builder = config::Config::builder()
-            .add_source(config::File::from(dir.join("default.toml")))
+        let toml = |text: &str| config::File::from_str(text, config::FileFormat::Toml);
+        let mut builder =
+            config::Config::builder().add_source(toml(built_in("default").unwrap_or("")));
+        if let Some(overlay) = built_in(environment) {
+            builder = builder.add_source(toml(overlay));
+        }
+        let mut builder = builder
+            .add_source(config::File::from(dir.join("default.toml")).required(false))
             .add_source(config::File::from(dir.join(format!("{environment}.toml"))).required(false))
             .add_source(
                 config::Environment::with_prefix("HUB")

@@ -6,25 +6,12 @@ use super::{ConfigError, Settings};
 
 const MIN_SECRET_BYTES: usize = 32;
 
-/// The configuration files in the repository: any secret they hold is public.
-const REPOSITORY_FILES: [(&str, &str); 4] = [
-    ("default.toml", include_str!("../../config/default.toml")),
-    (
-        "development.toml",
-        include_str!("../../config/development.toml"),
-    ),
-    ("test.toml", include_str!("../../config/test.toml")),
-    (
-        "production.toml",
-        include_str!("../../config/production.toml"),
-    ),
-];
-
 const SECRET_KEYS: [&str; 2] = ["auth.jwt_secret", "auth.refresh_secret"];
 
 /// The file of the repository that publishes `secret`, if one does.
 fn published_in(secret: &str) -> Option<&'static str> {
-    REPOSITORY_FILES.iter().find_map(|(name, text)| {
+    // The repository's files are public, and so is any secret they hold.
+    super::BUILT_IN.iter().find_map(|(name, text)| {
         let parsed = config::Config::builder()
             .add_source(config::File::from_str(text, config::FileFormat::Toml))
             .build()
@@ -54,7 +41,7 @@ fn secret_problems(settings: &Settings, problems: &mut Vec<String>) {
             continue;
         } else if let Some(file) = published_in(value) {
             problems.push(format!(
-                "{key} is the public one from config/{file}: set your own in {variable} \
+                "{key} is the public one from config/{file}.toml: set your own in {variable} \
                  (HUB_ENV=development allows it, on your machine only)"
             ));
         } else if value.len() < MIN_SECRET_BYTES {
@@ -184,7 +171,7 @@ mod tests {
     fn the_development_secrets_are_known_to_be_public() {
         assert_eq!(
             published_in("development-only-access-secret-change-me"),
-            Some("development.toml")
+            Some("development")
         );
         assert_eq!(
             published_in("a secret of our own, long enough to pass"),

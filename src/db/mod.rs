@@ -20,6 +20,22 @@ pub fn contains_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
+/// A connection from `pool`, waiting for PostgreSQL as long as it takes: a web process started
+/// before its database (as orchestrators do) waits for it rather than exiting.
+pub async fn wait_for(pool: &Pool) -> deadpool_postgres::Object {
+    let mut delay = std::time::Duration::from_millis(250);
+    loop {
+        match pool.get().await {
+            Ok(client) => return client,
+            Err(error) => {
+                tracing::warn!(%error, retry_in = ?delay, "PostgreSQL does not answer; waiting for it");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(5));
+            }
+        }
+    }
+}
+
 pub fn connect(url: &str, pool_size: usize) -> anyhow::Result<Pool> {
     let config =
         tokio_postgres::Config::from_str(url).context("database.url is not a PostgreSQL URL")?;

@@ -15,6 +15,7 @@ mod live;
 mod ops;
 mod page;
 mod plumbing;
+mod production;
 mod realtime;
 mod refusals;
 mod relay;

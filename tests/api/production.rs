@@ -1,0 +1,131 @@
+//! The binary as production starts it: from any directory, configured by the environment alone,
+//! and before its database is up.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
+
+use crate::helpers::prepared_settings;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn secret() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// `hub serve` in an empty directory with nothing but `database_url`, Redis and secrets (and
+/// PATH) in its environment.
+fn bare_serve(database_url: &str, redis_url: &str, namespace: &str, port: u16) -> Child {
+    let empty = std::env::temp_dir().join(format!("hub-empty-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&empty).expect("an empty directory");
+    Command::new(env!("CARGO_BIN_EXE_hub"))
+        .arg("serve")
+        .current_dir(&empty)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", database_url)
+        .env("REDIS_URL", redis_url)
+        .env("PORT", port.to_string())
+        .env("HUB__AUTH__JWT_SECRET", secret())
+        .env("HUB__AUTH__REFRESH_SECRET", secret())
+        .env("HUB__REDIS__NAMESPACE", namespace)
+        .env("HUB__SERVER__HOST", "127.0.0.1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting hub serve")
+}
+
+async fn status_within(url: &str, within: Duration) -> Option<u16> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Ok(response) = reqwest::get(url).await {
+            return Some(response.status().as_u16());
+        }
+        if tokio::time::Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[actix_web::test]
+async fn the_binary_serves_from_an_empty_directory_configured_by_the_environment_alone() {
+    let settings = prepared_settings(|_| {}).await;
+    let port = free_port();
+    let _hub = bare_serve(
+        &settings.database.url,
+        &settings.redis.url,
+        &settings.redis.namespace,
+        port,
+    );
+    let address = format!("http://127.0.0.1:{port}");
+    let health = status_within(&format!("{address}/health"), Duration::from_secs(30)).await;
+    assert_eq!(health, Some(200), "hub serve runs without config/");
+    assert_eq!(
+        status_within(&format!("{address}/ready"), Duration::from_secs(5)).await,
+        Some(200)
+    );
+    assert_eq!(
+        status_within(&format!("{address}/"), Duration::from_secs(5)).await,
+        Some(200)
+    );
+}
+
+/// Accepts on `listener` and relays every connection to `upstream`: PostgreSQL "coming up".
+async fn relay(listener: TcpListener, upstream: String) {
+    while let Ok((mut inbound, _)) = listener.accept().await {
+        let upstream = upstream.clone();
+        tokio::spawn(async move {
+            if let Ok(mut outbound) = TcpStream::connect(upstream).await {
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            }
+        });
+    }
+}
+
+#[actix_web::test]
+async fn hub_serve_started_before_postgresql_waits_for_it() {
+    let settings = prepared_settings(|_| {}).await;
+    let real = reqwest::Url::parse(&settings.database.url).expect("a database URL");
+    let upstream = format!(
+        "{}:{}",
+        real.host_str().expect("a host"),
+        real.port().expect("a port")
+    );
+    let down_port = free_port();
+    let mut not_yet = real.clone();
+    not_yet.set_port(Some(down_port)).expect("a port");
+    let port = free_port();
+    let mut hub = bare_serve(
+        not_yet.as_str(),
+        &settings.redis.url,
+        &settings.redis.namespace,
+        port,
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        hub.try_wait().expect("the process").is_none(),
+        "hub serve exited while PostgreSQL was down"
+    );
+
+    let listener = TcpListener::bind(("127.0.0.1", down_port))
+        .await
+        .expect("PostgreSQL's port");
+    tokio::spawn(relay(listener, upstream));
+    let address = format!("http://127.0.0.1:{port}");
+    let ready = status_within(&format!("{address}/ready"), Duration::from_secs(30)).await;
+    assert_eq!(ready, Some(200), "serving once PostgreSQL answers");
+}
