@@ -38,7 +38,8 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
         let app = crate::startup::Application::build(settings).await?;
         tracing::info!(port = app.port(), "serving");
-        app.run_until_stopped().await?;
+        app.run_until_signalled().await?;
+        tracing::info!("stopped");
         Ok(())
     })
 }

@@ -21,9 +21,21 @@ type Outcome = Result<(), String>;
 #[derive(Default)]
 pub struct Readiness {
     last: tokio::sync::Mutex<Option<(Instant, Outcome, Outcome)>>,
+    /// Set when the process begins to stop: from then on it is not ready, whatever the checks say.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Readiness {
+    /// Marks the process as stopping: `/ready` answers 503 from now on.
+    pub fn stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The checks' outcomes, made again only when the last are stale; concurrent callers wait
     /// for one check rather than each making their own.
     async fn outcomes(&self, state: &AppState) -> (Outcome, Outcome) {
@@ -50,6 +62,12 @@ async fn health() -> HttpResponse {
 
 #[get("/ready")]
 async fn ready(state: web::Data<AppState>, readiness: web::Data<Readiness>) -> HttpResponse {
+    if readiness.is_stopping() {
+        return HttpResponse::ServiceUnavailable().json(json!({
+            "status": "stopping",
+            "message": "Not ready: this instance is stopping",
+        }));
+    }
     let (postgres, redis) = readiness.outcomes(&state).await;
     let failing: Vec<&str> = [("postgres", &postgres), ("redis", &redis)]
         .into_iter()

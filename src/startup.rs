@@ -13,11 +13,19 @@ use anyhow::Context;
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::http::{envelope, extractors, nul_bytes, rate_limit, request_id, security};
+use crate::ops::Readiness;
 use crate::state::AppState;
 
 pub struct Application {
     port: u16,
     server: Server,
+    stopper: Stopper,
+}
+
+/// What a stop signal sets in motion besides the server's own graceful stop.
+struct Stopper {
+    readiness: web::Data<Readiness>,
+    broadcaster: actix::Addr<hub_actors::Broadcaster>,
 }
 
 impl Application {
@@ -31,8 +39,17 @@ impl Application {
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address).with_context(|| format!("binding {address}"))?;
         let port = listener.local_addr()?.port();
-        let server = serve(state, listener)?;
-        Ok(Application { port, server })
+        let readiness = web::Data::new(Readiness::default());
+        let stopper = Stopper {
+            readiness: readiness.clone(),
+            broadcaster: state.realtime.broadcaster.clone(),
+        };
+        let server = serve(state, listener, readiness)?;
+        Ok(Application {
+            port,
+            server,
+            stopper,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -40,6 +57,27 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then stops gracefully: `/ready` answers 503, the listener
+    /// closes, every socket is closed with 1012 (its client reconnects to another instance and
+    /// resumes), and in-flight requests get `server.shutdown_timeout` to finish.
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let Stopper {
+            readiness,
+            broadcaster,
+        } = self.stopper;
+        actix_web::rt::spawn(async move {
+            crate::context::shutdown_signal().await;
+            tracing::info!("stopping: not ready, no new connections, in-flight requests finish");
+            readiness.stop();
+            if let Err(error) = broadcaster.send(hub_actors::broadcaster::Stop).await {
+                tracing::warn!(%error, "closing the sockets");
+            }
+            handle.stop(true).await;
+        });
         self.server.await
     }
 }
@@ -70,11 +108,15 @@ async fn no_route(req: HttpRequest) -> Result<actix_web::HttpResponse, AppError>
     )))
 }
 
-fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<Server> {
+fn serve(
+    state: AppState,
+    listener: TcpListener,
+    readiness: web::Data<Readiness>,
+) -> anyhow::Result<Server> {
     let settings = state.settings.clone();
+    let shutdown_timeout = settings.server.shutdown_timeout.as_secs().max(1);
     let metrics = web::Data::from(state.metrics.clone());
     let limiter = web::Data::new(rate_limit::RateLimiter::new(settings.rate_limit.clone()));
-    let readiness = web::Data::new(crate::ops::Readiness::default());
     let state = web::Data::new(state);
     let workers = match settings.server.workers {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -104,6 +146,9 @@ fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<Server> {
     // A WebSocket whose client reads nothing is ended through its socket.
     .on_connect(hub_actors::socket::capture)
     .workers(workers)
+    // Signals are ours: see `Application::run_until_signalled`.
+    .disable_signals()
+    .shutdown_timeout(shutdown_timeout)
     .listen(listener)?
     .run();
     Ok(server)

@@ -11,7 +11,7 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use crate::event::{Cursor, Epoch, Frame, SESSIONS_REVOKED};
-use crate::link::{Link, Offered, Verdict, POLICY_VIOLATION, TOO_SLOW, TRY_AGAIN_LATER};
+use crate::link::{Link, Offered, Verdict, POLICY_VIOLATION, STOPPING, TOO_SLOW, TRY_AGAIN_LATER};
 
 pub type SessionId = u64;
 
@@ -147,6 +147,8 @@ struct Member {
 }
 
 pub struct Broadcaster {
+    /// Set once the process stops: every session is closed, and so is any that joins after.
+    stopping: bool,
     members: HashMap<SessionId, Member>,
     topics: HashMap<String, HashSet<SessionId>>,
     last_dispatched: Option<Cursor>,
@@ -158,6 +160,7 @@ pub struct Broadcaster {
 impl Broadcaster {
     pub fn new(stats: Arc<Stats>) -> Self {
         Broadcaster {
+            stopping: false,
             members: HashMap::new(),
             topics: HashMap::new(),
             last_dispatched: None,
@@ -287,10 +290,37 @@ impl Actor for Broadcaster {
     }
 }
 
+/// The process is stopping: close every session with 1012 so its client reconnects to another
+/// instance and resumes; sessions that join from now on are closed the same way.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Stop;
+
+impl Handler<Stop> for Broadcaster {
+    type Result = ();
+
+    fn handle(&mut self, _: Stop, _: &mut Self::Context) {
+        self.stopping = true;
+        let sessions: Vec<SessionId> = self.members.keys().copied().collect();
+        tracing::info!(
+            sessions = sessions.len(),
+            "stopping: closing every session (1012)"
+        );
+        for session in sessions {
+            self.close(session, STOPPING);
+        }
+    }
+}
+
 impl Handler<Join> for Broadcaster {
     type Result = ();
 
     fn handle(&mut self, join: Join, _: &mut Self::Context) {
+        if self.stopping {
+            join.link.terminate(STOPPING);
+            self.closing.push(join.link);
+            return;
+        }
         join.link.open(&join.topics, self.last_dispatched);
         self.members.insert(
             join.session,

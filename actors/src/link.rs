@@ -34,6 +34,9 @@ use crate::socket::Socket;
 pub const TRY_AGAIN_LATER: u16 = 1013;
 pub const POLICY_VIOLATION: u16 = 1008;
 pub const GOING_AWAY: u16 = 1001;
+pub const SERVICE_RESTART: u16 = 1012;
+/// The process is stopping: the client reconnects (to another instance) and resumes.
+pub const STOPPING: Verdict = (SERVICE_RESTART, "service restart: reconnect and resume");
 
 /// How long a full session may go without the connection taking a frame before it is closed.
 pub const STALL: Duration = Duration::from_secs(1);

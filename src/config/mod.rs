@@ -47,6 +47,9 @@ pub struct ServerSettings {
     pub cors_origins: Vec<String>,
     pub body_limit: ByteSize,
     pub workers: usize,
+    /// On SIGTERM, how long in-flight requests may take before the process exits anyway.
+    #[serde(with = "duration")]
+    pub shutdown_timeout: Duration,
     /// Proxies whose `X-Forwarded-For` / `-Proto` are believed.
     pub trusted_proxies: Vec<Cidr>,
 }

@@ -300,6 +300,24 @@ impl WebProcess {
         }
     }
 
+    /// SIGTERM: the graceful stop.
+    pub fn terminate(&self) {
+        let pid = self.child.id().expect("hub serve is running") as i32;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .expect("signalling hub serve");
+    }
+
+    /// How the process ended, waiting up to `within`; `None` if it is still running.
+    pub async fn exit_status(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        tokio::time::timeout(within, self.child.wait())
+            .await
+            .ok()
+            .and_then(Result::ok)
+    }
+
     /// SIGKILL: no shutdown of any kind.
     pub async fn kill(mut self) {
         self.child.kill().await.expect("killing hub serve");

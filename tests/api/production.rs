@@ -129,3 +129,72 @@ async fn hub_serve_started_before_postgresql_waits_for_it() {
     let ready = status_within(&format!("{address}/ready"), Duration::from_secs(30)).await;
     assert_eq!(ready, Some(200), "serving once PostgreSQL answers");
 }
+
+#[actix_web::test]
+async fn sigterm_closes_sockets_with_1012_lets_requests_in_flight_finish_then_exits() {
+    use futures_util::StreamExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = crate::helpers::spawn_app().await;
+    crate::auth::verified_user(&app, "admin@example.com", "admin").await;
+    let (token, _) = crate::auth::sign_in(&app, "admin@example.com").await;
+    let mut web = crate::helpers::WebProcess::start(&app.settings).await;
+    let ws_url = format!("ws://127.0.0.1:{}/ws?token={token}", web.port);
+    let (mut socket, _) = tokio_tungstenite::connect_async(&ws_url)
+        .await
+        .expect("a socket");
+    let hello = socket.next().await.expect("hello").expect("a frame");
+    assert!(hello.to_text().unwrap_or("").contains("hello"));
+
+    // A request in flight: its body arrives in two parts, the second after the signal.
+    let body = r#"{"email": "nobody@example.com", "password": "not the password"}"#;
+    let (first, second) = body.split_at(20);
+    let mut request = TcpStream::connect(("127.0.0.1", web.port))
+        .await
+        .expect("a connection");
+    let head = format!(
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{first}",
+        body.len()
+    );
+    request.write_all(head.as_bytes()).await.expect("writing");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    web.terminate();
+    let close = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(message)) = socket.next().await {
+            if let tokio_tungstenite::tungstenite::Message::Close(frame) = message {
+                return frame.map(|frame| u16::from(frame.code));
+            }
+        }
+        None
+    })
+    .await
+    .expect("the socket closed within 5 s");
+    assert_eq!(close, Some(1012), "service restart: reconnect elsewhere");
+    let mut refused = false;
+    for _ in 0..50 {
+        if TcpStream::connect(("127.0.0.1", web.port)).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(refused, "no new connections once stopping");
+
+    request
+        .write_all(second.as_bytes())
+        .await
+        .expect("the rest of the body");
+    let mut answer = vec![0; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(10), request.read(&mut answer))
+        .await
+        .expect("an answer")
+        .expect("reading");
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    let status = web
+        .exit_status(Duration::from_secs(15))
+        .await
+        .expect("hub serve exited");
+    assert!(status.success(), "{status}");
+}
