@@ -274,9 +274,15 @@ impl WebProcess {
 
     /// As [`WebProcess::start`], on `port` (a restart keeps its address).
     pub async fn start_on(settings: &Settings, port: u16) -> WebProcess {
+        WebProcess::start_with(settings, port, &[]).await
+    }
+
+    /// As [`WebProcess::start_on`], with `extra` environment variables.
+    pub async fn start_with(settings: &Settings, port: u16, extra: &[(&str, &str)]) -> WebProcess {
         let child = Command::new(env!("CARGO_BIN_EXE_hub"))
             .arg("serve")
             .envs(hub_env(settings))
+            .envs(extra.iter().copied())
             .env("PORT", port.to_string())
             .env("HUB__SERVER__HOST", "127.0.0.1")
             .stdin(Stdio::null())

@@ -12,6 +12,7 @@ mod helpers;
 mod hostile_input;
 mod limits;
 mod live;
+mod nginx;
 mod ops;
 mod page;
 mod plumbing;
