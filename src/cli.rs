@@ -36,9 +36,16 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
     require_services(&settings)?;
     raise_open_file_limit();
     actix_web::rt::System::new().block_on(async move {
-        let app = crate::startup::Application::build(settings).await?;
+        let mut signals = crate::context::StopSignals::install()?;
+        let app = tokio::select! {
+            app = crate::startup::Application::build(settings) => app?,
+            _ = signals.next() => {
+                tracing::info!("stopped before serving");
+                return Ok(());
+            }
+        };
         tracing::info!(port = app.port(), "serving");
-        app.run_until_signalled().await?;
+        app.run_until_signalled(signals).await?;
         tracing::info!("stopped");
         Ok(())
     })

@@ -29,6 +29,31 @@ pub fn tuning(settings: &Settings) -> Tuning {
     }
 }
 
+/// SIGTERM and SIGINT, caught from the moment this is made (not from the first wait), so a
+/// signal that arrives early is not lost to the default action.
+pub struct StopSignals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    pub fn install() -> std::io::Result<StopSignals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(StopSignals {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// The next SIGTERM or SIGINT.
+    pub async fn next(&mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
+    }
+}
+
 /// Resolves on Ctrl-C or SIGTERM (what a process manager sends).
 pub async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};

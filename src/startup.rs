@@ -26,6 +26,7 @@ pub struct Application {
 struct Stopper {
     readiness: web::Data<Readiness>,
     broadcaster: actix::Addr<hub_actors::Broadcaster>,
+    drain_delay: std::time::Duration,
 }
 
 impl Application {
@@ -33,7 +34,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let settings = Arc::new(settings);
         let state = AppState::connect(settings.clone())?;
-        let mut client = crate::db::wait_for(&state.db).await;
+        let mut client = crate::db::wait_for(&state.db).await?;
         crate::db::migrate(&mut client).await?;
         drop(client);
         let address = format!("{}:{}", settings.server.host, settings.server.port);
@@ -43,6 +44,7 @@ impl Application {
         let stopper = Stopper {
             readiness: readiness.clone(),
             broadcaster: state.realtime.broadcaster.clone(),
+            drain_delay: settings.server.drain_delay,
         };
         let server = serve(state, listener, readiness)?;
         Ok(Application {
@@ -60,23 +62,41 @@ impl Application {
         self.server.await
     }
 
-    /// Serves until SIGTERM or Ctrl-C, then stops gracefully: `/ready` answers 503, the listener
+    /// Serves until a stop signal, then stops gracefully: `/ready` answers 503 (for
+    /// `server.drain_delay`, while a balancer notices, the listener stays open), then the listener
     /// closes, every socket is closed with 1012 (its client reconnects to another instance and
-    /// resumes), and in-flight requests get `server.shutdown_timeout` to finish.
-    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+    /// resumes), and requests in flight get `server.shutdown_timeout` to finish. A second signal
+    /// stops at once.
+    pub async fn run_until_signalled(
+        self,
+        mut signals: crate::context::StopSignals,
+    ) -> std::io::Result<()> {
         let handle = self.server.handle();
         let Stopper {
             readiness,
             broadcaster,
+            drain_delay,
         } = self.stopper;
         actix_web::rt::spawn(async move {
-            crate::context::shutdown_signal().await;
-            tracing::info!("stopping: not ready, no new connections, in-flight requests finish");
+            signals.next().await;
+            tracing::info!(?drain_delay, "stopping: not ready; then no new connections");
             readiness.stop();
+            tokio::select! {
+                _ = tokio::time::sleep(drain_delay) => {}
+                _ = signals.next() => return handle.stop(false).await,
+            }
+            // The listener closes first, so that closed sockets reconnect elsewhere.
+            let stopped = handle.stop(true);
             if let Err(error) = broadcaster.send(hub_actors::broadcaster::Stop).await {
                 tracing::warn!(%error, "closing the sockets");
             }
-            handle.stop(true).await;
+            tokio::select! {
+                _ = stopped => {}
+                _ = signals.next() => {
+                    tracing::info!("a second stop signal: stopping now");
+                    handle.stop(false).await;
+                }
+            }
         });
         self.server.await
     }

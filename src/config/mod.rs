@@ -50,6 +50,10 @@ pub struct ServerSettings {
     /// On SIGTERM, how long in-flight requests may take before the process exits anyway.
     #[serde(with = "duration")]
     pub shutdown_timeout: Duration,
+    /// On SIGTERM, how long `/ready` answers 503 with the listener still open, so that a balancer
+    /// polling it stops sending work before connections are refused.
+    #[serde(with = "duration")]
+    pub drain_delay: Duration,
     /// Proxies whose `X-Forwarded-For` / `-Proto` are believed.
     pub trusted_proxies: Vec<Cidr>,
 }
@@ -227,7 +231,15 @@ impl Settings {
     /// Loads for `$HUB_ENV` (default `development`): the built-in files, then the files of
     /// `$HUB_CONFIG_DIR` (default `./config`) where there are any, then the environment.
     pub fn load() -> Result<Self, ConfigError> {
-        let dir = std::env::var("HUB_CONFIG_DIR").unwrap_or_else(|_| "config".into());
+        let dir = match std::env::var("HUB_CONFIG_DIR") {
+            Ok(dir) if !Path::new(&dir).is_dir() => {
+                return Err(ConfigError::Invalid(format!(
+                    "HUB_CONFIG_DIR={dir} is not a directory"
+                )))
+            }
+            Ok(dir) => dir,
+            Err(_) => "config".into(),
+        };
         let explicit = std::env::var("HUB_ENV")
             .ok()
             .filter(|name| !name.is_empty());
@@ -240,13 +252,15 @@ impl Settings {
     /// As [`Settings::load`], with the overlay files of `dir` and the given environment.
     pub fn load_from(dir: &Path, environment: &str) -> Result<Self, ConfigError> {
         let toml = |text: &str| config::File::from_str(text, config::FileFormat::Toml);
-        let mut builder =
-            config::Config::builder().add_source(toml(built_in("default").unwrap_or("")));
+        // Defaults, then the environment's overlay, each built in and then from disk: a full
+        // `default.toml` on disk does not undo the built-in production overlay.
+        let mut builder = config::Config::builder()
+            .add_source(toml(built_in("default").unwrap_or("")))
+            .add_source(config::File::from(dir.join("default.toml")).required(false));
         if let Some(overlay) = built_in(environment) {
             builder = builder.add_source(toml(overlay));
         }
         let mut builder = builder
-            .add_source(config::File::from(dir.join("default.toml")).required(false))
             .add_source(config::File::from(dir.join(format!("{environment}.toml"))).required(false))
             .add_source(
                 config::Environment::with_prefix("HUB")

@@ -21,12 +21,17 @@ pub fn contains_pattern(text: &str) -> String {
 }
 
 /// A connection from `pool`, waiting for PostgreSQL as long as it takes: a web process started
-/// before its database (as orchestrators do) waits for it rather than exiting.
-pub async fn wait_for(pool: &Pool) -> deadpool_postgres::Object {
+/// before its database (as orchestrators do) waits for it rather than exiting. A server that
+/// answers and refuses (wrong password, no such database) is an error at once: waiting would not
+/// mend it.
+pub async fn wait_for(pool: &Pool) -> anyhow::Result<deadpool_postgres::Object> {
     let mut delay = std::time::Duration::from_millis(250);
     loop {
         match pool.get().await {
-            Ok(client) => return client,
+            Ok(client) => return Ok(client),
+            Err(deadpool_postgres::PoolError::Backend(error)) if refuses_us(&error) => {
+                return Err(error).context("PostgreSQL refuses the configured database.url");
+            }
             Err(error) => {
                 tracing::warn!(%error, retry_in = ?delay, "PostgreSQL does not answer; waiting for it");
                 tokio::time::sleep(delay).await;
@@ -34,6 +39,14 @@ pub async fn wait_for(pool: &Pool) -> deadpool_postgres::Object {
             }
         }
     }
+}
+
+/// Refused credentials (class 28) or a database that does not exist.
+fn refuses_us(error: &tokio_postgres::Error) -> bool {
+    error.as_db_error().is_some_and(|db| {
+        db.code().code().starts_with("28")
+            || *db.code() == tokio_postgres::error::SqlState::INVALID_CATALOG_NAME
+    })
 }
 
 pub fn connect(url: &str, pool_size: usize) -> anyhow::Result<Pool> {

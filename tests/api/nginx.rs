@@ -124,12 +124,19 @@ impl Nginx {
             .process_group(0)
             .spawn()
             .expect("starting nginx (scripts/install-deps installs it)");
+        let mut listening = false;
         for _ in 0..100 {
             if TcpStream::connect(("127.0.0.1", https)).await.is_ok() {
+                listening = true;
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        assert!(
+            listening,
+            "nginx did not start: {}",
+            std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
+        );
         Nginx {
             https,
             http,

@@ -198,3 +198,81 @@ async fn sigterm_closes_sockets_with_1012_lets_requests_in_flight_finish_then_ex
         .expect("hub serve exited");
     assert!(status.success(), "{status}");
 }
+
+#[actix_web::test]
+async fn with_a_drain_delay_ready_turns_503_while_the_listener_stays_and_a_second_signal_ends_it() {
+    let app = crate::helpers::spawn_app().await;
+    let port = free_port();
+    let mut web = crate::helpers::WebProcess::start_with(
+        &app.settings,
+        port,
+        &[("HUB__SERVER__DRAIN_DELAY", "30s")],
+    )
+    .await;
+    let ready = format!("{}/ready", web.address);
+    assert_eq!(
+        status_within(&ready, Duration::from_secs(5)).await,
+        Some(200)
+    );
+    web.terminate();
+    let mut stopping = None;
+    for _ in 0..50 {
+        let response = reqwest::get(&ready).await.expect("still listening");
+        if response.status() == 503 {
+            stopping = Some(response.json::<serde_json::Value>().await.expect("JSON"));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stopping = stopping.expect("/ready answered 503 while draining");
+    assert_eq!(stopping["status"], "stopping");
+    // The work still in hand is served meanwhile.
+    let health = reqwest::get(format!("{}/health", web.address))
+        .await
+        .expect("health");
+    assert_eq!(health.status(), 200);
+
+    web.terminate();
+    let status = web
+        .exit_status(Duration::from_secs(10))
+        .await
+        .expect("a second signal stops at once, not after the 30 s delay");
+    assert!(status.success(), "{status}");
+}
+
+#[actix_web::test]
+async fn a_database_that_refuses_us_is_an_error_at_once_not_a_wait() {
+    let settings = prepared_settings(|_| {}).await;
+    let mut url = reqwest::Url::parse(&settings.database.url).expect("a database URL");
+    url.set_path("/no_such_database");
+    let mut hub = bare_serve(
+        url.as_str(),
+        &settings.redis.url,
+        &settings.redis.namespace,
+        free_port(),
+    );
+    let status = tokio::time::timeout(Duration::from_secs(15), hub.wait())
+        .await
+        .expect("hub serve gave up at once")
+        .expect("its status");
+    assert!(!status.success());
+}
+
+#[test]
+fn a_full_default_file_on_disk_does_not_undo_the_environments_overlay() {
+    let dir = std::env::temp_dir().join(format!("hub-config-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    std::fs::write(dir.join("default.toml"), hub::config::BUILT_IN[0].1).expect("a copy");
+    let settings = hub::config::Settings::load_from(&dir, "production").expect("settings");
+    assert_eq!(
+        settings.log.format, "json",
+        "production's overlay still applies"
+    );
+    std::fs::write(dir.join("production.toml"), "[log]\nformat = \"pretty\"\n").expect("a file");
+    let settings = hub::config::Settings::load_from(&dir, "production").expect("settings");
+    assert_eq!(
+        settings.log.format, "pretty",
+        "and a file on disk overlays it"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
