@@ -8,6 +8,7 @@ mod dashboard;
 mod delivery;
 mod demo;
 mod domains;
+mod drills;
 mod helpers;
 mod hostile_input;
 mod limits;
