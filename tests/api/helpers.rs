@@ -254,6 +254,14 @@ pub fn hub_env(settings: &Settings) -> Vec<(String, String)> {
     env
 }
 
+/// A port nothing listens on just now (for a process that binds it itself).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// `hub serve` as a process of its own, on `settings`' services; killed when dropped.
 pub struct WebProcess {
     pub address: String,
@@ -265,11 +273,7 @@ pub struct WebProcess {
 
 impl WebProcess {
     pub async fn start(settings: &Settings) -> WebProcess {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        WebProcess::start_on(settings, port).await
+        WebProcess::start_on(settings, free_port()).await
     }
 
     /// As [`WebProcess::start`], on `port` (a restart keeps its address).

@@ -16,14 +16,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use crate::auth::{sign_in, verified_user};
-use crate::helpers::{spawn_app, WebProcess};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
+use crate::helpers::{free_port, spawn_app, WebProcess};
 
 /// nginx on loopback with the repository's site file, a certificate of its own, and these
 /// instances behind it; stopped when dropped.

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
+use crate::helpers::free_port;
+
 pub struct Browser {
     pub client: Client,
     _driver: Driver,
@@ -27,13 +29,6 @@ impl Drop for Driver {
         let _ = self.process.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// Where the tests' screenshots go.
