@@ -56,14 +56,8 @@ impl StopSignals {
 
 /// Resolves on Ctrl-C or SIGTERM (what a process manager sends).
 pub async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
-            }
-        }
+    match StopSignals::install() {
+        Ok(mut signals) => signals.next().await,
         Err(_) => {
             let _ = tokio::signal::ctrl_c().await;
         }

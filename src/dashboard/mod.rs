@@ -76,7 +76,6 @@ fn content_type(path: &str) -> &'static str {
         Some("js") => "text/javascript; charset=utf-8",
         Some("css") => "text/css; charset=utf-8",
         Some("svg") => "image/svg+xml",
-        Some("html") => "text/html; charset=utf-8",
         _ => "application/octet-stream",
     }
 }

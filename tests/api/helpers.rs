@@ -35,7 +35,8 @@ pub fn test_settings() -> Settings {
     settings
 }
 
-fn random_secret() -> String {
+/// A secret of this run's own, long enough for the hub's rules.
+pub fn random_secret() -> String {
     format!(
         "{}{}",
         uuid::Uuid::new_v4().simple(),

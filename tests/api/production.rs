@@ -7,15 +7,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 
-use crate::helpers::{free_port, prepared_settings};
-
-fn secret() -> String {
-    format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    )
-}
+use crate::helpers::{free_port, prepared_settings, random_secret};
 
 /// `hub serve` in an empty directory with nothing but `database_url`, Redis and secrets (and
 /// PATH) in its environment.
@@ -30,8 +22,8 @@ fn bare_serve(database_url: &str, redis_url: &str, namespace: &str, port: u16) -
         .env("DATABASE_URL", database_url)
         .env("REDIS_URL", redis_url)
         .env("PORT", port.to_string())
-        .env("HUB__AUTH__JWT_SECRET", secret())
-        .env("HUB__AUTH__REFRESH_SECRET", secret())
+        .env("HUB__AUTH__JWT_SECRET", random_secret())
+        .env("HUB__AUTH__REFRESH_SECRET", random_secret())
         .env("HUB__REDIS__NAMESPACE", namespace)
         .env("HUB__SERVER__HOST", "127.0.0.1")
         .stdin(Stdio::null())

@@ -6,11 +6,20 @@ const STATUS = {
 };
 
 /** The Nawala status as the seed shows it: 🔴 ada / 🟢 tidak ada / unchecked. */
-export function nawalaStatus(status) {
+function nawalaStatus(status) {
   const known = STATUS[status];
   return known
     ? { text: `${known.icon} ${status}`, title: known.label, className: known.className }
     : { text: "⚪ unchecked", title: "never checked", className: "unchecked" };
+}
+
+/** Shows the Nawala `status` in `node`: its text, its colour, its meaning on hover. */
+export function showStatus(node, status) {
+  const shown = nawalaStatus(status);
+  node.textContent = shown.text;
+  node.className = `status ${shown.className}`;
+  node.title = shown.title;
+  return node;
 }
 
 export function dateTime(value) {

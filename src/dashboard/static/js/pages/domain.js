@@ -1,7 +1,7 @@
 // One domain and its scan history, newest first.
 
 import { el, fill, debounce } from "../dom.js";
-import { nawalaStatus, dateTime } from "../format.js";
+import { showStatus, dateTime } from "../format.js";
 import { pager as showPager, table, emptyRow } from "../widgets.js";
 
 const LIMIT = 25;
@@ -35,10 +35,9 @@ export function render({ session, id, params, navigate, toast }) {
 
   function showDomain(domain) {
     fill(title, domain.domain);
-    const status = nawalaStatus(domain.nawala.status);
     const entry = (label, value, className) => [el("dt", {}, label), el("dd", { class: className }, value)];
     fill(summary, entry("Brand", domain.brand.name), entry("Note", domain.note || "—", "note"),
-      entry("Nawala", status.text, `status ${status.className}`), entry("Last checked", dateTime(domain.nawala.lastChecked)),
+      [el("dt", {}, "Nawala"), showStatus(el("dd"), domain.nawala.status)], entry("Last checked", dateTime(domain.nawala.lastChecked)),
       entry("Since", dateTime(domain.nawala.since)), entry("Added", dateTime(domain.createdAt)));
   }
 

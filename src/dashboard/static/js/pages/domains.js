@@ -2,7 +2,7 @@
 // in place as the checker reports, at most once per animation frame however many changes arrive.
 
 import { el, fill, field, formValues, showErrors, frameBatcher, debounce } from "../dom.js";
-import { nawalaStatus, agoCell } from "../format.js";
+import { showStatus, agoCell } from "../format.js";
 import { pager as showPager, table, emptyRow } from "../widgets.js";
 
 const LIMIT = 50;
@@ -17,7 +17,10 @@ export function render(ctx) {
     page: Math.max(1, Number(params.get("page")) || 1),
   };
   const rows = new Map();
+  // The brands (for the filter and the forms): loaded with the first list, again after a brand
+  // changes, not with every reload.
   let brands = [];
+  let brandsStale = true;
 
   const brandFilter = el("select", { name: "brand", "aria-label": "Brand" });
   const statusFilter = el("select", { name: "status", "aria-label": "Status" },
@@ -56,6 +59,7 @@ export function render(ctx) {
 
   async function loadBrands() {
     brands = (await session.api("GET", "/api/v1/brands?limit=100")).data.items;
+    brandsStale = false;
     fill(brandFilter, el("option", { value: "" }, "All brands"), brands.map((b) => el("option", { value: b.id }, b.name)));
     brandFilter.value = filters.brand;
   }
@@ -74,7 +78,7 @@ export function render(ctx) {
     if (filters.status) query.set("status", filters.status);
     if (filters.search) query.set("search", filters.search);
     try {
-      const [, list] = await Promise.all([loadBrands(), session.api("GET", `/api/v1/domains?${query}`)]);
+      const [, list] = await Promise.all([brandsStale ? loadBrands() : null, session.api("GET", `/api/v1/domains?${query}`)]);
       if (request === requests) show(list.data);
     } catch (error) {
       toast(error.message, "bad");
@@ -116,10 +120,7 @@ export function render(ctx) {
   }
 
   function paint(cells, nawala) {
-    const shown = nawalaStatus(nawala.status);
-    fill(cells.status, shown.text);
-    cells.status.className = `status ${shown.className}`;
-    cells.status.title = shown.title;
+    showStatus(cells.status, nawala.status);
     agoCell(cells.checked, nawala.lastChecked);
     agoCell(cells.since, nawala.since);
   }
@@ -209,6 +210,7 @@ export function render(ctx) {
       else if (frame.event === "domains:nawala-changed") frame.data.changes.forEach(apply);
       else if (frame.event === "domain:deleted") rows.get(frame.data.id)?.tr.remove();
       // A batch re-checks more rows than it changes: their "last checked" moves too.
+      if (frame.event.startsWith("brand:")) brandsStale = true;
       if (/^(domain:(created|updated|deleted)|domains:imported|brand:|scan:completed)/.test(frame.event)) later();
     },
   };

@@ -1,14 +1,9 @@
 // Home: domain counts per brand and status, and the latest status changes.
 
 import { el, fill, debounce } from "../dom.js";
-import { nawalaStatus, agoCell } from "../format.js";
+import { showStatus, agoCell } from "../format.js";
 
 const RECENT = 10;
-
-function statusCell(status) {
-  const shown = nawalaStatus(status);
-  return el("td", { class: `status ${shown.className}`, title: shown.title }, shown.text);
-}
 
 export function render({ session, toast }) {
   const totals = el("div", { class: "tiles" });
@@ -40,7 +35,7 @@ export function render({ session, toast }) {
       ]);
       showCounts(brands.data.items);
       fill(recent, changes.data.items.filter((d) => d.nawala.since).map((d) =>
-        el("tr", {}, el("td", {}, el("a", { href: `#/domains/${d.id}` }, d.domain)), statusCell(d.nawala.status),
+        el("tr", {}, el("td", {}, el("a", { href: `#/domains/${d.id}` }, d.domain)), showStatus(el("td"), d.nawala.status),
           agoCell(el("td"), d.nawala.since))));
       if (!recent.children.length) fill(recent, el("tr", {}, el("td", { colspan: 3, class: "muted" }, "No domain has been checked yet.")));
     } catch (error) {
