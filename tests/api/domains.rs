@@ -464,6 +464,25 @@ async fn the_latest_status_changes_list_first_with_sort_since() {
         ["c.com", "a.com", "b.com", "d.com"],
         "unchecked last, by name"
     );
+    let (_, body) = app
+        .send_as(
+            Method::GET,
+            "/api/v1/domains?sort=-lastChecked",
+            &board.user,
+            None,
+        )
+        .await;
+    let order: Vec<&str> = body["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|domain| domain["domain"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        ["a.com", "c.com", "b.com", "d.com"],
+        "the re-check counts here"
+    );
     let (status, body) = app
         .send_as(Method::GET, "/api/v1/domains?sort=since", &board.user, None)
         .await;

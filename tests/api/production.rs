@@ -261,3 +261,19 @@ fn a_full_default_file_on_disk_does_not_undo_the_environments_overlay() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[actix_web::test]
+async fn a_config_directory_named_but_missing_is_an_error_not_ignored() {
+    let output = Command::new(env!("CARGO_BIN_EXE_hub"))
+        .arg("migrate")
+        .env("HUB_CONFIG_DIR", "/nonexistent/hub-config")
+        .output()
+        .await
+        .expect("running hub");
+    assert!(!output.status.success());
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        text.contains("HUB_CONFIG_DIR=/nonexistent/hub-config is not a directory"),
+        "{text}"
+    );
+}
