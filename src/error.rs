@@ -6,8 +6,10 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::Value;
 use tokio_postgres::error::SqlState;
+use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// One field at fault: `field` names it as the request spelled it (`email`, `results[1].status`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -94,13 +96,18 @@ impl AppError {
     }
 }
 
-#[derive(Serialize)]
-struct FailureBody<'a> {
+/// Every 4xx and 5xx answer: `errors` where fields were at fault, `data` where the failure has
+/// figures to report (`attemptsRemaining`, `retryAfterSeconds`).
+#[derive(Serialize, ToSchema)]
+#[schema(as = Failure)]
+pub struct FailureBody<'a> {
+    /// Always `false`.
     success: bool,
     message: &'a str,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     errors: &'a [FieldError],
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     data: &'a Option<Value>,
 }
 

@@ -16,6 +16,7 @@ pub mod events;
 pub mod http;
 pub mod mail;
 pub mod metrics;
+pub mod openapi;
 pub mod ops;
 pub mod realtime;
 pub mod redis_client;
@@ -32,6 +33,7 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .configure(users::routes::routes)
         .configure(domains::routes)
         .configure(booking::routes)
+        .configure(openapi::routes)
         .configure(realtime::routes)
         .configure(dashboard::routes);
 }

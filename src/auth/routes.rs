@@ -17,6 +17,11 @@ use crate::state::AppState;
 use crate::users::types::{parse_phone, Email, Password, PersonName};
 use crate::users::{store as users, User};
 
+/// This module's operations in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct ApiDoc;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1/auth")

@@ -17,6 +17,11 @@ use crate::http::envelope;
 use crate::http::pagination::{page_of, Listing, Page, PageQuery};
 use crate::state::AppState;
 
+/// This module's operations in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct ApiDoc;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // `my` before anything with an id.
     cfg.service(apply)

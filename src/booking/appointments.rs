@@ -19,6 +19,11 @@ use crate::http::pagination::{page_of, Listing, Page, PageQuery};
 use crate::mail::outbox;
 use crate::state::AppState;
 
+/// This module's operations in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct ApiDoc;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // `my` before `{id}`.
     cfg.service(create).service(mine).service(list).service(one);

@@ -15,6 +15,11 @@ use crate::http::pagination::{page_of, Listing, Page, PageQuery};
 use crate::http::validation::Validation;
 use crate::state::AppState;
 
+/// This module's operations in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct ApiDoc;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(list).service(create).service(remove);
 }

@@ -15,6 +15,11 @@ use crate::http::envelope;
 use crate::mail::outbox;
 use crate::state::AppState;
 
+/// This module's operations in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct ApiDoc;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(cancel).service(set_status).service(pay);
 }

@@ -17,6 +17,11 @@ use crate::http::envelope;
 use crate::http::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
+/// This module's operations in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct ApiDoc;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // `read-all` before `{id}/read`.
     cfg.service(read_all).service(list).service(mark_read);

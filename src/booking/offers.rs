@@ -17,6 +17,11 @@ use crate::http::envelope;
 use crate::http::validation::Validation;
 use crate::state::AppState;
 
+/// This module's operations in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct ApiDoc;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(list_offers)
         .service(create_offer)

@@ -2,19 +2,24 @@
 
 use actix_web::{delete, get, post, put, web, HttpResponse};
 use deadpool_postgres::GenericClient;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use super::model::Brand;
 use super::{announce, BRANDS};
 use crate::auth::{Admin, SignedIn};
-use crate::error::{AppError, AppResult};
-use crate::http::envelope;
+use crate::error::{AppError, AppResult, FailureBody};
+use crate::http::envelope::{self, Deleted, Success};
 use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::http::validation::Validation;
 use crate::state::AppState;
+
+/// This module's operations in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_brands, create_brand, update_brand, delete_brand))]
+pub struct ApiDoc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(list_brands)
@@ -23,10 +28,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(delete_brand);
 }
 
-#[derive(Deserialize)]
+/// A brand to create (both fields) or the fields to change.
+#[derive(Deserialize, ToSchema)]
 struct BrandBody {
+    /// 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100)]
     name: Option<String>,
+    /// 1 to 32 letters, digits, `-` and `_`; unique.
+    #[schema(min_length = 1, max_length = 32, pattern = "^[A-Za-z0-9_-]+$")]
     code: Option<String>,
+}
+
+/// `data` of an answer about one brand.
+#[derive(Serialize, ToSchema)]
+struct OneBrand {
+    brand: Brand,
 }
 
 struct BrandFields {
@@ -112,6 +128,12 @@ pub async fn find(client: &impl GenericClient, id: Uuid) -> AppResult<Option<Bra
     Ok(row.as_ref().map(Brand::from_row))
 }
 
+/// Brands by name, each with its domains counted by status.
+#[utoipa::path(
+    params(PageQuery),
+    responses((status = 200, body = Success<Paginated<Brand>>)),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/brands")]
 async fn list_brands(
     state: web::Data<AppState>,
@@ -130,6 +152,16 @@ async fn list_brands(
     Ok(envelope::ok("Brands", Paginated::new(brands, page, total)))
 }
 
+/// Creates a brand (admins).
+#[utoipa::path(
+    request_body = BrandBody,
+    responses(
+        (status = 201, body = Success<OneBrand>),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+        (status = 409, body = FailureBody, description = "The code is taken"),
+    ),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/brands")]
 async fn create_brand(
     state: web::Data<AppState>,
@@ -150,10 +182,20 @@ async fn create_brand(
     tx.commit().await?;
     Ok(envelope::created(
         "Brand created",
-        json!({ "brand": brand }),
+        OneBrand { brand },
     ))
 }
 
+/// Changes a brand's name or code (admins).
+#[utoipa::path(
+    request_body = BrandBody,
+    responses(
+        (status = 200, body = Success<OneBrand>),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+        (status = 409, body = FailureBody, description = "The code is taken"),
+    ),
+    security(("bearer" = []))
+)]
 #[put("/api/v1/brands/{id}")]
 async fn update_brand(
     state: web::Data<AppState>,
@@ -175,9 +217,18 @@ async fn update_brand(
     let brand = Brand::from_row(&row);
     announce(&tx, BRANDS, "brand:updated", &brand).await?;
     tx.commit().await?;
-    Ok(envelope::ok("Brand updated", json!({ "brand": brand })))
+    Ok(envelope::ok("Brand updated", OneBrand { brand }))
 }
 
+/// Deletes a brand that has no domains (admins).
+#[utoipa::path(
+    responses(
+        (status = 200, body = Success<Deleted>),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+        (status = 409, body = FailureBody, description = "The brand still has domains"),
+    ),
+    security(("bearer" = []))
+)]
 #[delete("/api/v1/brands/{id}")]
 async fn delete_brand(
     state: web::Data<AppState>,
@@ -199,5 +250,5 @@ async fn delete_brand(
     let brand = Brand::from_row(&deleted);
     announce(&tx, BRANDS, "brand:deleted", &brand).await?;
     tx.commit().await?;
-    Ok(envelope::ok("Brand deleted", json!({ "id": brand.id })))
+    Ok(envelope::ok("Brand deleted", Deleted { id: brand.id }))
 }

@@ -15,6 +15,11 @@ use crate::http::envelope;
 use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::state::AppState;
 
+/// This module's operations in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct ApiDoc;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(create_key)
         .service(list_keys)

@@ -3,10 +3,11 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::Row;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// A domain's place on the Nawala list: `"ada"` (blocked), `"tidak ada"` (accessible).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub enum NawalaStatus {
     #[serde(rename = "ada")]
     Blocked,
@@ -32,7 +33,8 @@ impl NawalaStatus {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// What the checker last reported; all `null` until the first check.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Nawala {
     pub status: Option<NawalaStatus>,
@@ -41,14 +43,14 @@ pub struct Nawala {
     pub since: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BrandRef {
     pub id: Uuid,
     pub name: String,
     pub code: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Domain {
     pub id: Uuid,
@@ -96,7 +98,8 @@ impl Domain {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// How many of a brand's domains are in each state.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DomainCounts {
     pub total: i64,
@@ -105,7 +108,7 @@ pub struct DomainCounts {
     pub unchecked: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Brand {
     pub id: Uuid,
@@ -113,6 +116,7 @@ pub struct Brand {
     pub code: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// In lists only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domains: Option<DomainCounts>,
 }

@@ -16,6 +16,11 @@ use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::http::validation::Validation;
 use crate::state::AppState;
 
+/// This module's operations in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct ApiDoc;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // `import` before `{id}`, which would otherwise take it.
     cfg.service(import_domains)

@@ -16,6 +16,11 @@ use crate::error::{AppError, AppResult};
 use crate::http::envelope;
 use crate::state::AppState;
 
+/// This module's operations in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct ApiDoc;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(submit_batch).service(batch_status);
 }

@@ -8,20 +8,30 @@ use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::HttpResponse;
 use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
-#[derive(Serialize)]
-struct Success<'a, T: Serialize> {
+/// Every 2xx answer of `/api/v1`: `data` holds the object by name (`data.brand`), a list's page
+/// (`data.items`), or what the operation reports.
+#[derive(Serialize, ToSchema)]
+pub struct Success<T> {
+    /// Always `true`.
     success: bool,
-    message: &'a str,
+    message: String,
     data: T,
 }
 
 fn reply<T: Serialize>(status: StatusCode, message: &str, data: T) -> HttpResponse {
     HttpResponse::build(status).json(Success {
         success: true,
-        message,
+        message: message.to_owned(),
         data,
     })
+}
+
+/// `data` of a deletion: the id that is gone.
+#[derive(Serialize, ToSchema)]
+pub struct Deleted {
+    pub id: uuid::Uuid,
 }
 
 pub fn ok<T: Serialize>(message: &str, data: T) -> HttpResponse {

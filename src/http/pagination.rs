@@ -1,13 +1,17 @@
 //! `?page=1&limit=20` (limit at most 100), answered as `{items, page, limit, total}`.
 
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::AppError;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Read as text, so a number too large for any type is still a 400 naming `page`.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1_000_000_000)]
     pub page: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
 }
 
@@ -53,7 +57,8 @@ impl Page {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Paginated<T: Serialize> {
     pub items: Vec<T>,
     pub page: i64,

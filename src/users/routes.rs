@@ -13,6 +13,11 @@ use crate::http::envelope;
 use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::state::AppState;
 
+/// This module's operations in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct ApiDoc;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(get_profile)
         .service(put_profile)
