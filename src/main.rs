@@ -42,10 +42,24 @@ enum Command {
         #[arg(long)]
         no_demo: bool,
     },
+    /// Print the OpenAPI document (as served at /api/v1/openapi.json); needs no configuration.
+    Openapi,
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if let Command::Openapi = cli.command {
+        return match hub::openapi::document().to_pretty_json() {
+            Ok(json) => {
+                println!("{json}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("hub: {error}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let settings = match Settings::load() {
         Ok(settings) => settings,
         Err(error) => {
@@ -65,6 +79,7 @@ fn main() -> std::process::ExitCode {
             role,
         } => hub::cli::create_user(settings, &email, &password, &name, &role),
         Command::Dev { no_demo } => hub::dev::run(settings, !no_demo),
+        Command::Openapi => Ok(()),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

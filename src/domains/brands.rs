@@ -3,8 +3,8 @@
 use actix_web::{delete, get, post, put, web, HttpResponse};
 use deadpool_postgres::GenericClient;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use tokio_postgres::error::SqlState;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::model::Brand;
@@ -180,10 +180,7 @@ async fn create_brand(
     let brand = Brand::from_row(&row);
     announce(&tx, BRANDS, "brand:created", &brand).await?;
     tx.commit().await?;
-    Ok(envelope::created(
-        "Brand created",
-        OneBrand { brand },
-    ))
+    Ok(envelope::created("Brand created", OneBrand { brand }))
 }
 
 /// Changes a brand's name or code (admins).

@@ -86,7 +86,11 @@ pub fn add_shared_answers(document: &mut Document) {
             ("413", has_body, "The body is larger than the limit"),
             ("415", has_body, "The body is not JSON"),
             ("429", true, "Too many requests: see `Retry-After`"),
-            ("500", true, "An unexpected failure (logged with the request id)"),
+            (
+                "500",
+                true,
+                "An unexpected failure (logged with the request id)",
+            ),
             ("503", true, "PostgreSQL or Redis is not available"),
         ];
         for (status, applies, description) in shared {

@@ -35,7 +35,10 @@ fn parts() -> Vec<(&'static str, Document)> {
         ("reviews", booking::reviews::ApiDoc::openapi()),
         ("gallery", booking::gallery::ApiDoc::openapi()),
         ("courses", booking::courses::ApiDoc::openapi()),
-        ("course applications", booking::applications::ApiDoc::openapi()),
+        (
+            "course applications",
+            booking::applications::ApiDoc::openapi(),
+        ),
         ("dashboard", booking::stats::ApiDoc::openapi()),
     ]
 }
