@@ -133,8 +133,34 @@ impl ResponseError for AppError {
     }
 }
 
+/// The server went away or is shutting down (a restart, a failover): the request may succeed
+/// once it is back, so it is a 503 like an empty pool, not a 500.
+fn database_went_away(error: &tokio_postgres::Error) -> bool {
+    if error.is_closed() {
+        return true;
+    }
+    match error.code() {
+        Some(code) => {
+            code.code().starts_with("08")
+                || [
+                    SqlState::ADMIN_SHUTDOWN,
+                    SqlState::CRASH_SHUTDOWN,
+                    SqlState::CANNOT_CONNECT_NOW,
+                ]
+                .contains(code)
+        }
+        None => {
+            std::error::Error::source(error).is_some_and(|source| source.is::<std::io::Error>())
+        }
+    }
+}
+
 impl From<tokio_postgres::Error> for AppError {
     fn from(error: tokio_postgres::Error) -> Self {
+        if database_went_away(&error) {
+            tracing::error!(error = %error, "database connection lost");
+            return AppError::unavailable("The database is not available");
+        }
         if let Some(db) = error.as_db_error() {
             let known = db.constraint().and_then(crate::db::constraints::describe);
             let status = match *db.code() {

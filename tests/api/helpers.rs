@@ -437,6 +437,55 @@ pub async fn json(response: reqwest::Response) -> (u16, Value) {
 }
 
 /// A Redis of a test's own, to stop and start (with its append-only file, so it keeps its data).
+/// A PostgreSQL of one test's own, to stop and start under a running hub.
+pub struct PrivatePostgres {
+    home: PathBuf,
+    embedded: hub::embedded::Embedded,
+    pub port: u16,
+}
+
+impl PrivatePostgres {
+    pub fn start() -> PrivatePostgres {
+        let home = std::env::temp_dir().join(format!("hub-postgres-{}", uuid::Uuid::new_v4()));
+        let embedded = hub::embedded::Embedded::new(&home);
+        let port = embedded
+            .postgres(0, true)
+            .expect("a private PostgreSQL")
+            .port;
+        PrivatePostgres {
+            home,
+            embedded,
+            port,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stops it (`pg_ctl stop -m fast`: open sessions are ended) and waits until its port closes.
+    pub async fn stop(&self) {
+        self.embedded.stop_postgres().expect("stopping PostgreSQL");
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Starts it again on its port, with its data.
+    pub fn restart(&self) {
+        self.embedded
+            .postgres(self.port, true)
+            .expect("PostgreSQL again");
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = self.embedded.stop_postgres();
+        let _ = std::fs::remove_dir_all(&self.home);
+    }
+}
+
 pub struct PrivateRedis {
     home: PathBuf,
     embedded: hub::embedded::Embedded,
