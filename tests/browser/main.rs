@@ -10,4 +10,5 @@ mod services;
 
 mod browser;
 mod dashboard;
+mod docs;
 mod fixture;
