@@ -9,11 +9,29 @@ use crate::booking::salon;
 use crate::dashboard::{dashboard, submit_scan};
 use crate::helpers::{json, spawn_app_with_smtp};
 
-const KILLS: usize = 20;
+const ROUNDS: usize = 20;
+
+/// How each round ends the worker.
+#[derive(Clone, Copy, PartialEq)]
+enum Stop {
+    /// SIGKILL, as a crash: held work is taken up again by the next worker.
+    Kill,
+    /// SIGTERM, as a deploy: the worker finishes what it holds and exits 0.
+    Terminate,
+}
 
 #[actix_web::test]
 async fn a_worker_sigkilled_20_times_while_mails_scans_and_expiries_flow_loses_and_repeats_nothing()
 {
+    worker_drill(Stop::Kill).await;
+}
+
+#[actix_web::test]
+async fn a_worker_sigtermed_20_times_finishes_what_it_holds_and_sends_no_mail_twice() {
+    worker_drill(Stop::Terminate).await;
+}
+
+async fn worker_drill(stop: Stop) {
     let mut app = spawn_app_with_smtp(|settings| {
         settings.booking.reservation_ttl = Duration::from_secs(4);
     })
@@ -48,12 +66,12 @@ async fn a_worker_sigkilled_20_times_while_mails_scans_and_expiries_flow_loses_a
             );
         }
     }
-    let registrants: Vec<String> = (0..KILLS)
+    let registrants: Vec<String> = (0..ROUNDS)
         .map(|n| format!("drill{n}@example.com"))
         .collect();
     let mut batches = Vec::new();
 
-    // The worker dies 20 times while that work arrives: up for 0.2 to 0.9 s, then SIGKILL.
+    // The worker stops 20 times while that work arrives: up for 0.2 to 0.9 s, then the signal.
     for (kill, registrant) in registrants.iter().enumerate() {
         app.start_worker();
         let body = json!({"name": "Drill", "email": registrant, "password": "a fine password"});
@@ -73,7 +91,14 @@ async fn a_worker_sigkilled_20_times_while_mails_scans_and_expiries_flow_loses_a
         assert_eq!(code, 202, "{accepted}");
         batches.push(accepted["data"]["batchId"].as_str().unwrap().to_owned());
         tokio::time::sleep(Duration::from_millis(200 + (kill as u64 * 37) % 700)).await;
-        app.kill_workers().await;
+        match stop {
+            Stop::Kill => app.kill_workers().await,
+            Stop::Terminate => {
+                for exit in app.terminate_workers(Duration::from_secs(30)).await {
+                    assert!(exit.is_some_and(|status| status.success()), "{exit:?}");
+                }
+            }
+        }
     }
     app.start_worker();
 
@@ -102,7 +127,7 @@ async fn a_worker_sigkilled_20_times_while_mails_scans_and_expiries_flow_loses_a
             .await
             .unwrap()
             .get(0);
-        if done == KILLS as i64 && expired == reservations.len() as i64 && unsent == 0 {
+        if done == ROUNDS as i64 && expired == reservations.len() as i64 && unsent == 0 {
             break;
         }
         assert!(
@@ -121,7 +146,7 @@ async fn a_worker_sigkilled_20_times_while_mails_scans_and_expiries_flow_loses_a
         .get(0);
     assert_eq!(
         stored,
-        (KILLS * names.len()) as i64,
+        (ROUNDS * names.len()) as i64,
         "every result stored once"
     );
     for batch in &batches {
@@ -186,12 +211,16 @@ async fn a_worker_sigkilled_20_times_while_mails_scans_and_expiries_flow_loses_a
     );
     let copies = delivered.len() - distinct.len();
     let concurrency = app.settings.worker.concurrency.max(1);
+    let interruptible = match stop {
+        Stop::Kill => ROUNDS * concurrency,
+        Stop::Terminate => 0,
+    };
     assert!(
-        copies <= KILLS * concurrency,
-        "{copies} copies: more than the sends {KILLS} kills could interrupt"
+        copies <= interruptible,
+        "{copies} copies: more than the {interruptible} sends the stops could interrupt"
     );
     println!(
-        "{} mails, {copies} sent twice by a worker killed mid-send",
+        "{} mails, {copies} sent twice by a worker stopped mid-send",
         ids.len()
     );
     let expiry_mails: i64 = client

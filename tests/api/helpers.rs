@@ -179,6 +179,27 @@ impl TestApp {
         }
     }
 
+    /// Sends SIGTERM to every worker and waits for each to exit; `None` for one still running
+    /// after `within` (then it is killed).
+    pub async fn terminate_workers(
+        &mut self,
+        within: Duration,
+    ) -> Vec<Option<std::process::ExitStatus>> {
+        let mut exits = Vec::new();
+        for mut worker in self.workers.drain(..) {
+            if let Some(pid) = worker.id() {
+                let pid = nix::unistd::Pid::from_raw(pid as i32);
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            }
+            let exit = tokio::time::timeout(within, worker.wait()).await;
+            if exit.is_err() {
+                let _ = worker.kill().await;
+            }
+            exits.push(exit.ok().and_then(Result::ok));
+        }
+        exits
+    }
+
     /// Events committed and not yet relayed.
     pub async fn outbox_rows(&self) -> i64 {
         let client = self.db.get().await.expect("a connection");
