@@ -9,12 +9,23 @@ use tokio::process::{Child, Command};
 
 use crate::helpers::{free_port, prepared_settings, random_secret};
 
+/// The binary under test: `HUB_RELEASE_BINARY` when CI built one (`.ci/run`), else this build's.
+fn hub_binary() -> String {
+    std::env::var("HUB_RELEASE_BINARY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_hub").to_owned())
+}
+
 /// `hub serve` in an empty directory with nothing but `database_url`, Redis and secrets (and
 /// PATH) in its environment.
-fn bare_serve(database_url: &str, redis_url: &str, namespace: &str, port: u16) -> Child {
+fn bare_serve(
+    database_url: &str,
+    redis_url: &str,
+    namespace: &str,
+    port: u16,
+    extra: &[(&str, &str)],
+) -> Child {
     let empty = std::env::temp_dir().join(format!("hub-empty-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&empty).expect("an empty directory");
-    Command::new(env!("CARGO_BIN_EXE_hub"))
+    Command::new(hub_binary())
         .arg("serve")
         .current_dir(&empty)
         .env_clear()
@@ -26,6 +37,7 @@ fn bare_serve(database_url: &str, redis_url: &str, namespace: &str, port: u16) -
         .env("HUB__AUTH__REFRESH_SECRET", random_secret())
         .env("HUB__REDIS__NAMESPACE", namespace)
         .env("HUB__SERVER__HOST", "127.0.0.1")
+        .envs(extra.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .kill_on_drop(true)
@@ -46,27 +58,40 @@ async fn status_within(url: &str, within: Duration) -> Option<u16> {
     }
 }
 
+/// Unset `HUB_ENV` (development), and production, which also needs the mails' public URL and an
+/// SMTP host (it refuses to write links to files): both serve.
 #[actix_web::test]
 async fn the_binary_serves_from_an_empty_directory_configured_by_the_environment_alone() {
-    let settings = prepared_settings(|_| {}).await;
-    let port = free_port();
-    let _hub = bare_serve(
-        &settings.database.url,
-        &settings.redis.url,
-        &settings.redis.namespace,
-        port,
-    );
-    let address = format!("http://127.0.0.1:{port}");
-    let health = status_within(&format!("{address}/health"), Duration::from_secs(30)).await;
-    assert_eq!(health, Some(200), "hub serve runs without config/");
-    assert_eq!(
-        status_within(&format!("{address}/ready"), Duration::from_secs(5)).await,
-        Some(200)
-    );
-    assert_eq!(
-        status_within(&format!("{address}/"), Duration::from_secs(5)).await,
-        Some(200)
-    );
+    let production = [
+        ("HUB_ENV", "production"),
+        ("HUB__SERVER__PUBLIC_URL", "https://hub.example.com"),
+        ("HUB__SMTP__HOST", "127.0.0.1"),
+    ];
+    for (environment, extra) in [("development", &[][..]), ("production", &production[..])] {
+        let settings = prepared_settings(|_| {}).await;
+        let port = free_port();
+        let _hub = bare_serve(
+            &settings.database.url,
+            &settings.redis.url,
+            &settings.redis.namespace,
+            port,
+            extra,
+        );
+        let address = format!("http://127.0.0.1:{port}");
+        let health = status_within(&format!("{address}/health"), Duration::from_secs(30)).await;
+        assert_eq!(
+            health,
+            Some(200),
+            "{environment}: hub serve runs without config/"
+        );
+        for path in ["/ready", "/", "/api/v1/openapi.json"] {
+            assert_eq!(
+                status_within(&format!("{address}{path}"), Duration::from_secs(5)).await,
+                Some(200),
+                "{environment}: {path}"
+            );
+        }
+    }
 }
 
 /// Accepts on `listener` and relays every connection to `upstream`: PostgreSQL "coming up".
@@ -99,6 +124,7 @@ async fn hub_serve_started_before_postgresql_waits_for_it() {
         &settings.redis.url,
         &settings.redis.namespace,
         port,
+        &[],
     );
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(
@@ -235,6 +261,7 @@ async fn a_database_that_refuses_us_is_an_error_at_once_not_a_wait() {
         &settings.redis.url,
         &settings.redis.namespace,
         free_port(),
+        &[],
     );
     let status = tokio::time::timeout(Duration::from_secs(15), hub.wait())
         .await
