@@ -4,24 +4,25 @@ use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use hub_jobs::{ExpireReservation, Queues};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Row;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::schedule::{Schedule, Span};
 use super::{experts, input, mails, notifications, offers, APPOINTMENTS};
 use crate::auth::{Admin, SignedIn};
-use crate::error::{AppError, AppResult};
-use crate::http::envelope;
-use crate::http::pagination::{page_of, Listing, Page, PageQuery};
+use crate::error::{AppError, AppResult, FailureBody};
+use crate::http::envelope::{self, Success};
+use crate::http::pagination::{page_of, Listing, Page, PageQuery, Paginated};
 use crate::mail::outbox;
 use crate::state::AppState;
 
 /// This module's operations in the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(create, mine, list, one))]
 pub struct ApiDoc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -37,32 +38,133 @@ pub const SELECT: &str = "SELECT a.id, a.user_id, u.name AS user_name, u.email A
      FROM appointments a JOIN users u ON u.id = a.user_id JOIN services s ON s.id = a.service_id
      LEFT JOIN sub_services ss ON ss.id = a.sub_service_id JOIN experts e ON e.id = a.expert_id";
 
-pub fn appointment(row: &Row) -> Value {
-    let sub_service = row
-        .get::<_, Option<Uuid>>("sub_service_id")
-        .map(|id| json!({"id": id, "name": row.get::<_, Option<String>>("sub_service_name")}));
-    json!({
-        "id": row.get::<_, Uuid>("id"),
-        "user": {"id": row.get::<_, Uuid>("user_id"), "name": row.get::<_, String>("user_name"),
-                 "email": row.get::<_, String>("user_email")},
-        "service": {"id": row.get::<_, Uuid>("service_id"), "name": row.get::<_, String>("service_name")},
-        "subService": sub_service,
-        "expert": {"id": row.get::<_, Uuid>("expert_id"), "name": row.get::<_, String>("expert_name")},
-        "offerId": row.get::<_, Option<Uuid>>("offer_id"),
-        "startsAt": row.get::<_, DateTime<Utc>>("starts_at"),
-        "endsAt": row.get::<_, DateTime<Utc>>("ends_at"),
-        "status": row.get::<_, String>("status"),
-        "paymentStatus": row.get::<_, String>("payment_status"),
-        "totalPrice": row.get::<_, i64>("total_price"),
-        "currency": row.get::<_, String>("currency"),
-        "expiresAt": row.get::<_, Option<DateTime<Utc>>>("expires_at"),
-        "notes": row.get::<_, Option<String>>("notes"),
-        "createdAt": row.get::<_, DateTime<Utc>>("created_at"),
-        "updatedAt": row.get::<_, DateTime<Utc>>("updated_at"),
-    })
+/// Where an appointment stands. (A schema only: the rows hold text.)
+#[derive(Clone, Copy, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum AppointmentStatus {
+    /// Held, unpaid, until `expiresAt`.
+    Reserved,
+    /// Paid.
+    Confirmed,
+    Completed,
+    NoShow,
+    /// Not paid in time.
+    Expired,
+    Cancelled,
 }
 
-pub async fn find(client: &impl GenericClient, id: Uuid) -> AppResult<Option<Value>> {
+/// Whether an appointment is paid. (A schema only: the rows hold text.)
+#[derive(Clone, Copy, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    Unpaid,
+    Paid,
+}
+
+/// A user an appointment belongs to.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AppointmentUser {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+}
+
+/// What an appointment names: a service, a sub-service, an expert.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AppointmentPart {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// An appointment with the names a client shows beside it; also the payload of the
+/// `appointment:*` events.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Appointment {
+    pub id: Uuid,
+    pub user: AppointmentUser,
+    pub service: AppointmentPart,
+    /// `null` when none was booked (or it was deleted since).
+    #[schema(required = true)]
+    pub sub_service: Option<AppointmentPart>,
+    pub expert: AppointmentPart,
+    /// The offer whose discount `totalPrice` includes.
+    #[schema(required = true)]
+    pub offer_id: Option<Uuid>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    #[schema(value_type = AppointmentStatus)]
+    pub status: String,
+    #[schema(value_type = PaymentStatus)]
+    pub payment_status: String,
+    /// In the currency's smallest unit, after any discount.
+    pub total_price: i64,
+    pub currency: String,
+    /// When an unpaid reservation expires; `null` once paid (or when booked paid).
+    #[schema(required = true)]
+    pub expires_at: Option<DateTime<Utc>>,
+    #[schema(required = true)]
+    pub notes: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Appointment {
+    /// What a mail about it says.
+    pub fn about(&self) -> mails::About<'_> {
+        mails::About {
+            name: &self.user.name,
+            service: &self.service.name,
+            expert: &self.expert.name,
+            starts_at: self.starts_at,
+            total_price: self.total_price,
+            currency: &self.currency,
+        }
+    }
+}
+
+/// `data` of an answer about one appointment.
+#[derive(Serialize, ToSchema)]
+pub struct OneAppointment {
+    pub appointment: Appointment,
+}
+
+pub fn appointment(row: &Row) -> Appointment {
+    let sub_service = row
+        .get::<_, Option<Uuid>>("sub_service_id")
+        .zip(row.get::<_, Option<String>>("sub_service_name"))
+        .map(|(id, name)| AppointmentPart { id, name });
+    Appointment {
+        id: row.get("id"),
+        user: AppointmentUser {
+            id: row.get("user_id"),
+            name: row.get("user_name"),
+            email: row.get("user_email"),
+        },
+        service: AppointmentPart {
+            id: row.get("service_id"),
+            name: row.get("service_name"),
+        },
+        sub_service,
+        expert: AppointmentPart {
+            id: row.get("expert_id"),
+            name: row.get("expert_name"),
+        },
+        offer_id: row.get("offer_id"),
+        starts_at: row.get("starts_at"),
+        ends_at: row.get("ends_at"),
+        status: row.get("status"),
+        payment_status: row.get("payment_status"),
+        total_price: row.get("total_price"),
+        currency: row.get("currency"),
+        expires_at: row.get("expires_at"),
+        notes: row.get("notes"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+    }
+}
+
+pub async fn find(client: &impl GenericClient, id: Uuid) -> AppResult<Option<Appointment>> {
     let row = client
         .query_opt(&format!("{SELECT} WHERE a.id = $1"), &[&id])
         .await?;
@@ -73,14 +175,11 @@ pub async fn find(client: &impl GenericClient, id: Uuid) -> AppResult<Option<Val
 pub async fn announce(
     client: &impl GenericClient,
     action: &str,
-    appointment: &Value,
+    appointment: &Appointment,
 ) -> AppResult<()> {
     let name = format!("appointment:{action}");
     let data = json!({ "appointment": appointment });
-    let owner = format!(
-        "user:{}",
-        appointment["user"]["id"].as_str().unwrap_or_default()
-    );
+    let owner = format!("user:{}", appointment.user.id);
     crate::events::record_all(
         client,
         &[
@@ -92,17 +191,37 @@ pub async fn announce(
     Ok(())
 }
 
-#[derive(Deserialize)]
+/// A booking: a service (and sub-service) on a local date and time, with a named expert or the
+/// least busy free one.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct BookingBody {
+    #[schema(value_type = Uuid, required = true)]
     service_id: Option<Uuid>,
+    /// A sub-service of `serviceId`: its minutes and price add to the service's.
     sub_service_id: Option<Uuid>,
+    /// The expert wanted; left out, the least busy free expert who offers the service.
     expert_id: Option<Uuid>,
+    /// The local date (`booking.timezone`), `YYYY-MM-DD`.
+    #[schema(value_type = String, format = Date, required = true, example = "2030-01-02")]
     date: Option<String>,
+    /// The local start time, `HH:MM`: on the slot grid from opening, the whole appointment
+    /// within opening hours, not past.
+    #[schema(
+        value_type = String,
+        required = true,
+        pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        example = "10:00"
+    )]
     time: Option<String>,
+    /// `true` books it paid and confirmed; `false` (the default) holds an unpaid reservation
+    /// until it expires.
     #[serde(default)]
     pay_now: bool,
+    /// An offer active now: its discount applies.
     offer_id: Option<Uuid>,
+    /// Up to 2000 characters; blank is none.
+    #[schema(max_length = 2000)]
     notes: Option<String>,
 }
 
@@ -183,6 +302,16 @@ async fn candidates(
     Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
+/// Books an appointment for the caller, paid or held as a reservation (anyone signed in).
+#[utoipa::path(
+    request_body = BookingBody,
+    responses(
+        (status = 201, body = Success<OneAppointment>, description = "Booked, or held until `expiresAt`"),
+        (status = 404, body = FailureBody, description = "No such service, sub-service of this service, expert or offer"),
+        (status = 409, body = FailureBody, description = "The slot is taken, or no expert is free at this time"),
+    ),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/appointments")]
 async fn create(
     state: web::Data<AppState>,
@@ -250,12 +379,9 @@ async fn create(
     let appointment = find(&tx, id)
         .await?
         .ok_or_else(|| input::not_found("appointment"))?;
-    let expires_at: Option<DateTime<Utc>> = appointment["expiresAt"]
-        .as_str()
-        .and_then(|at| at.parse().ok());
+    let expires_at = appointment.expires_at;
     announce(&tx, "created", &appointment).await?;
-    let about = mails::About::of(&appointment)
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("appointment without names")))?;
+    let about = appointment.about();
     let (letter, title) = match expires_at {
         None => (
             mails::confirmed(&about, settings.timezone),
@@ -275,8 +401,7 @@ async fn create(
         json!({ "appointmentId": id }),
     )
     .await?;
-    let email = appointment["user"]["email"].as_str().unwrap_or_default();
-    let mail = outbox::queue_mail(&tx, &letter.to(email)).await?;
+    let mail = outbox::queue_mail(&tx, &letter.to(&appointment.user.email)).await?;
     tx.commit().await?;
     outbox::wake(&state.queues, mail).await;
     if let Some(expires_at) = expires_at {
@@ -284,21 +409,24 @@ async fn create(
     }
     let message = match expires_at {
         None => "Booking confirmed".to_owned(),
-        Some(_) => format!(
+        // As the JSON shows it.
+        Some(at) => format!(
             "Reservation held until {}",
-            appointment["expiresAt"].as_str().unwrap_or_default()
+            at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
         ),
     };
-    Ok(envelope::created(
-        &message,
-        json!({ "appointment": appointment }),
-    ))
+    Ok(envelope::created(&message, OneAppointment { appointment }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct MineQuery {
+    /// Only appointments in this status.
+    #[param(value_type = Option<AppointmentStatus>)]
     status: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1_000_000_000)]
     page: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
 }
 
@@ -322,6 +450,12 @@ pub fn status_filter(raw: Option<&str>) -> AppResult<Option<String>> {
     }
 }
 
+/// The caller's own appointments, newest booking first (anyone signed in).
+#[utoipa::path(
+    params(MineQuery),
+    responses((status = 200, body = Success<Paginated<Appointment>>)),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/appointments/my")]
 async fn mine(
     state: web::Data<AppState>,
@@ -345,6 +479,11 @@ async fn mine(
     Ok(envelope::ok("Your appointments", items))
 }
 
+/// One appointment (its owner or an admin; to anyone else it does not exist).
+#[utoipa::path(
+    responses((status = 200, body = Success<OneAppointment>)),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/appointments/{id}")]
 async fn one(
     state: web::Data<AppState>,
@@ -354,28 +493,41 @@ async fn one(
     let client = state.db.get().await?;
     let appointment = find(&client, id.into_inner())
         .await?
-        .filter(|appointment| {
-            caller.role.is_admin() || appointment["user"]["id"] == json!(caller.id)
-        })
+        .filter(|appointment| caller.role.is_admin() || appointment.user.id == caller.id)
         .ok_or_else(|| input::not_found("appointment"))?;
-    Ok(envelope::ok(
-        "Appointment",
-        json!({ "appointment": appointment }),
-    ))
+    Ok(envelope::ok("Appointment", OneAppointment { appointment }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only appointments in this status.
+    #[param(value_type = Option<AppointmentStatus>)]
     status: Option<String>,
+    /// Only this expert's.
     expert_id: Option<Uuid>,
+    /// Only this user's.
     user_id: Option<Uuid>,
+    /// Only those starting at or after this time.
     from: Option<DateTime<Utc>>,
+    /// Only those starting before this time.
     to: Option<DateTime<Utc>>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1_000_000_000)]
     page: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
 }
 
+/// Every appointment, by start time, filtered (admins).
+#[utoipa::path(
+    params(ListQuery),
+    responses(
+        (status = 200, body = Success<Paginated<Appointment>>),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+    ),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/appointments")]
 async fn list(
     state: web::Data<AppState>,

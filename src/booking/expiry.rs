@@ -50,24 +50,19 @@ async fn announce_expiry(
         .await?
         .ok_or_else(|| anyhow::anyhow!("expired appointment {id} vanished"))?;
     announce(client, "expired", &appointment).await?;
-    let about = mails::About::of(&appointment)
-        .ok_or_else(|| anyhow::anyhow!("appointment {id} without names"))?;
-    let letter = mails::expired(&about, context.settings.booking.timezone);
-    let owner: Uuid = appointment["user"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .parse()?;
+    let letter = mails::expired(&appointment.about(), context.settings.booking.timezone);
     notifications::notify(
         client,
-        owner,
+        appointment.user.id,
         "appointment_expired",
         "Reservation expired",
         &letter.body,
         json!({ "appointmentId": id }),
     )
     .await?;
-    let email = appointment["user"]["email"].as_str().unwrap_or_default();
-    Ok(Some(outbox::queue_mail(client, &letter.to(email)).await?))
+    Ok(Some(
+        outbox::queue_mail(client, &letter.to(&appointment.user.email)).await?,
+    ))
 }
 
 /// How long until reservation `id` is due, by the database's clock (the clock every expiry and

@@ -4,20 +4,21 @@
 
 use actix_web::{delete, put, web, HttpResponse};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::appointments::{announce, find};
+use super::appointments::{announce, find, Appointment, OneAppointment};
 use super::{input, mails, notifications};
 use crate::auth::{Admin, SignedIn};
-use crate::error::{AppError, AppResult};
-use crate::http::envelope;
+use crate::error::{AppError, AppResult, FailureBody};
+use crate::http::envelope::{self, Success};
 use crate::mail::outbox;
 use crate::state::AppState;
 
 /// This module's operations in the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(cancel, set_status, pay))]
 pub struct ApiDoc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -85,17 +86,16 @@ fn admin_move(status: &str) -> AppResult<Move> {
 }
 
 /// Why a move changed nothing, in the words of the appointment's state.
-fn refusal(current: &Value, change: &Move) -> AppError {
-    let status = current["status"].as_str().unwrap_or_default();
-    let past = |field: &str| {
-        current[field]
-            .as_str()
-            .and_then(|at| at.parse::<chrono::DateTime<chrono::Utc>>().ok())
-            .is_some_and(|at| at <= chrono::Utc::now())
-    };
-    let message = if status == "reserved" && change.to == "confirmed" && past("expiresAt") {
+fn refusal(current: &Appointment, change: &Move) -> AppError {
+    let status = current.status.as_str();
+    let past =
+        |at: Option<chrono::DateTime<chrono::Utc>>| at.is_some_and(|at| at <= chrono::Utc::now());
+    let message = if status == "reserved" && change.to == "confirmed" && past(current.expires_at) {
         "This reservation has expired; book again".to_owned()
-    } else if change.from.contains(&status) && change.to == "cancelled" && past("startsAt") {
+    } else if change.from.contains(&status)
+        && change.to == "cancelled"
+        && past(Some(current.starts_at))
+    {
         "An appointment that has started can no longer be cancelled".to_owned()
     } else if status == "confirmed" && change.to == "confirmed" {
         "This appointment is paid already".to_owned()
@@ -112,14 +112,12 @@ async fn apply(
     id: Uuid,
     change: &Move,
     condition: &str,
-) -> AppResult<Value> {
+) -> AppResult<Appointment> {
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
     let current = find(&tx, id)
         .await?
-        .filter(|appointment| {
-            caller.role.is_admin() || appointment["user"]["id"] == json!(caller.id)
-        })
+        .filter(|appointment| caller.role.is_admin() || appointment.user.id == caller.id)
         .ok_or_else(|| input::not_found("appointment"))?;
     let from: Vec<&str> = change.from.to_vec();
     let moved = tx
@@ -139,7 +137,8 @@ async fn apply(
         .ok_or_else(|| input::not_found("appointment"))?;
     announce(&tx, change.event, &appointment).await?;
     let mut mail = None;
-    if let (Some((kind, title)), Some(about)) = (change.notice, mails::About::of(&appointment)) {
+    if let Some((kind, title)) = change.notice {
+        let about = appointment.about();
         let timezone = state.settings.booking.timezone;
         let letter = match change.to {
             "cancelled" => Some(mails::cancelled(&about, timezone)),
@@ -150,14 +149,9 @@ async fn apply(
         let body = letter
             .as_ref()
             .map_or_else(|| title.to_owned(), |letter| letter.body.clone());
-        let owner: Uuid = appointment["user"]["id"]
-            .as_str()
-            .unwrap_or_default()
-            .parse()
-            .map_err(AppError::internal)?;
         notifications::notify(
             &tx,
-            owner,
+            appointment.user.id,
             kind,
             title,
             &body,
@@ -165,8 +159,7 @@ async fn apply(
         )
         .await?;
         if let Some(letter) = letter {
-            let email = appointment["user"]["email"].as_str().unwrap_or_default();
-            mail = Some(outbox::queue_mail(&tx, &letter.to(email)).await?);
+            mail = Some(outbox::queue_mail(&tx, &letter.to(&appointment.user.email)).await?);
         }
     }
     tx.commit().await?;
@@ -176,6 +169,14 @@ async fn apply(
     Ok(appointment)
 }
 
+/// Cancels an appointment: its owner before it starts, an admin at any time.
+#[utoipa::path(
+    responses(
+        (status = 200, body = Success<OneAppointment>),
+        (status = 409, body = FailureBody, description = "Not reserved or confirmed, or (to its owner) already started"),
+    ),
+    security(("bearer" = []))
+)]
 #[delete("/api/v1/appointments/{id}/cancel")]
 async fn cancel(
     state: web::Data<AppState>,
@@ -191,22 +192,49 @@ async fn cancel(
     let appointment = apply(&state, &caller, id.into_inner(), &CANCEL, condition).await?;
     Ok(envelope::ok(
         "Appointment cancelled",
-        json!({ "appointment": appointment }),
+        OneAppointment { appointment },
     ))
 }
 
-#[derive(Deserialize)]
-struct StatusBody {
+/// The status to move an appointment to.
+#[derive(Deserialize, ToSchema)]
+struct MoveBody {
+    /// `confirmed` (and paid) from `reserved` before it expires; `completed` or `no_show` from
+    /// `confirmed`; `expired` from `reserved`; `cancelled` from `reserved` or `confirmed`.
+    /// (`reserved` is refused with 409.)
     #[serde(default)]
+    #[schema(value_type = MoveStatus, required = true)]
     status: String,
 }
 
+/// The statuses an admin moves an appointment to. (A schema only: the handler reads text.)
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum MoveStatus {
+    Confirmed,
+    Completed,
+    NoShow,
+    Expired,
+    Cancelled,
+}
+
+/// Moves an appointment to another status (admins).
+#[utoipa::path(
+    request_body = MoveBody,
+    responses(
+        (status = 200, body = Success<OneAppointment>),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+        (status = 409, body = FailureBody, description = "Its present status does not allow the move (or the reservation has expired)"),
+    ),
+    security(("bearer" = []))
+)]
 #[put("/api/v1/appointments/{id}/status")]
 async fn set_status(
     state: web::Data<AppState>,
     Admin(caller): Admin,
     id: web::Path<Uuid>,
-    body: web::Json<StatusBody>,
+    body: web::Json<MoveBody>,
 ) -> AppResult<HttpResponse> {
     let change = admin_move(body.status.trim())?;
     // A reservation whose time to pay has run out is expired, not confirmed.
@@ -218,10 +246,18 @@ async fn set_status(
     let appointment = apply(&state, &caller, id.into_inner(), &change, condition).await?;
     Ok(envelope::ok(
         "Status updated",
-        json!({ "appointment": appointment }),
+        OneAppointment { appointment },
     ))
 }
 
+/// Pays an unpaid reservation before it expires, confirming it (its owner or an admin).
+#[utoipa::path(
+    responses(
+        (status = 200, body = Success<OneAppointment>),
+        (status = 409, body = FailureBody, description = "Paid already, expired, or no longer reserved"),
+    ),
+    security(("bearer" = []))
+)]
 #[put("/api/v1/appointments/{id}/pay")]
 async fn pay(
     state: web::Data<AppState>,
@@ -236,6 +272,6 @@ async fn pay(
     let appointment = apply(&state, &caller, id.into_inner(), &paying, condition).await?;
     Ok(envelope::ok(
         "Payment recorded; the booking is confirmed",
-        json!({ "appointment": appointment }),
+        OneAppointment { appointment },
     ))
 }

@@ -5,21 +5,22 @@ use actix_web::{get, put, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use hub_actors::Event;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio_postgres::Row;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::input;
 use crate::auth::SignedIn;
 use crate::error::AppResult;
-use crate::http::envelope;
+use crate::http::envelope::{self, Success};
 use crate::http::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
 /// This module's operations in the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(list, mark_read, read_all))]
 pub struct ApiDoc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -29,17 +30,64 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 const COLUMNS: &str = "id, kind, title, body, data, read_at, created_at";
 
-fn notification(row: &Row) -> Value {
-    json!({
-        "id": row.get::<_, Uuid>("id"),
-        "kind": row.get::<_, String>("kind"),
-        "title": row.get::<_, String>("title"),
-        "body": row.get::<_, String>("body"),
-        "data": row.get::<_, Value>("data"),
-        "read": row.get::<_, Option<DateTime<Utc>>>("read_at").is_some(),
-        "readAt": row.get::<_, Option<DateTime<Utc>>>("read_at"),
-        "createdAt": row.get::<_, DateTime<Utc>>("created_at"),
-    })
+/// Something the hub told a user; also the payload of `notification:created`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    pub id: Uuid,
+    /// What it is about: `appointment_created`, `appointment_confirmed`, `appointment_cancelled`,
+    /// `appointment_completed`, `appointment_expired`, `course_application_approved`,
+    /// `course_application_rejected`.
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    /// The ids it is about: `{appointmentId}` or `{applicationId, courseId}`.
+    #[schema(value_type = Object)]
+    pub data: Value,
+    /// Whether it was marked as read.
+    pub read: bool,
+    #[schema(required = true)]
+    pub read_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+fn notification(row: &Row) -> Notification {
+    let read_at: Option<DateTime<Utc>> = row.get("read_at");
+    Notification {
+        id: row.get("id"),
+        kind: row.get("kind"),
+        title: row.get("title"),
+        body: row.get("body"),
+        data: row.get("data"),
+        read: read_at.is_some(),
+        read_at,
+        created_at: row.get("created_at"),
+    }
+}
+
+/// `data` of the caller's notifications: a page, and how many are unread in all.
+#[derive(Serialize, ToSchema)]
+struct NotificationPage {
+    items: Vec<Notification>,
+    page: i64,
+    limit: i64,
+    /// How many the filter matches.
+    total: i64,
+    /// How many of the caller's are unread.
+    unread: i64,
+}
+
+/// `data` of an answer about one notification.
+#[derive(Serialize, ToSchema)]
+struct OneNotification {
+    notification: Notification,
+}
+
+/// `data` of marking all as read.
+#[derive(Serialize, ToSchema)]
+struct MarkedRead {
+    /// How many were unread.
+    marked: u64,
 }
 
 /// Tells `user` something, in the transaction of what happened.
@@ -69,13 +117,23 @@ pub async fn notify(
     Ok(())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// `true`: only the unread ones.
     unread: Option<bool>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1_000_000_000)]
     page: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
 }
 
+/// The caller's notifications, newest first (anyone signed in).
+#[utoipa::path(
+    params(ListQuery),
+    responses((status = 200, body = Success<NotificationPage>)),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/notifications")]
 async fn list(
     state: web::Data<AppState>,
@@ -106,14 +164,21 @@ async fn list(
         .await?;
     Ok(envelope::ok(
         "Notifications",
-        json!({
-            "items": rows.iter().map(notification).collect::<Vec<_>>(),
-            "page": page.page, "limit": page.limit,
-            "total": counts.get::<_, i64>(0), "unread": counts.get::<_, i64>(1),
-        }),
+        NotificationPage {
+            items: rows.iter().map(notification).collect(),
+            page: page.page,
+            limit: page.limit,
+            total: counts.get(0),
+            unread: counts.get(1),
+        },
     ))
 }
 
+/// Marks one of the caller's notifications as read (anyone signed in, their own).
+#[utoipa::path(
+    responses((status = 200, body = Success<OneNotification>)),
+    security(("bearer" = []))
+)]
 #[put("/api/v1/notifications/{id}/read")]
 async fn mark_read(
     state: web::Data<AppState>,
@@ -133,10 +198,17 @@ async fn mark_read(
         .ok_or_else(|| input::not_found("notification"))?;
     Ok(envelope::ok(
         "Marked as read",
-        json!({ "notification": notification(&row) }),
+        OneNotification {
+            notification: notification(&row),
+        },
     ))
 }
 
+/// Marks all of the caller's notifications as read (anyone signed in).
+#[utoipa::path(
+    responses((status = 200, body = Success<MarkedRead>)),
+    security(("bearer" = []))
+)]
 #[put("/api/v1/notifications/read-all")]
 async fn read_all(state: web::Data<AppState>, caller: SignedIn) -> AppResult<HttpResponse> {
     let client = state.db.get().await?;
@@ -146,8 +218,5 @@ async fn read_all(state: web::Data<AppState>, caller: SignedIn) -> AppResult<Htt
             &[&caller.id],
         )
         .await?;
-    Ok(envelope::ok(
-        "All marked as read",
-        json!({ "marked": marked }),
-    ))
+    Ok(envelope::ok("All marked as read", MarkedRead { marked }))
 }

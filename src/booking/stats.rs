@@ -1,30 +1,87 @@
 //! `GET /api/v1/dashboard/stats`: the admin's figures over a range (default: this month, in
 //! `booking.timezone`).
 
+use std::collections::BTreeMap;
+
 use actix_web::{get, web, HttpResponse};
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::Admin;
-use crate::error::{AppError, AppResult};
-use crate::http::envelope;
+use crate::error::{AppError, AppResult, FailureBody};
+use crate::http::envelope::{self, Success};
 use crate::state::AppState;
 
 /// This module's operations in the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(stats))]
 pub struct ApiDoc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(stats);
 }
 
-#[derive(Deserialize)]
+/// The range of start times (and sign-ups) counted; both default to this month's bounds.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Range {
+    /// From this time on (default: the start of this month).
     from: Option<DateTime<Utc>>,
+    /// Before this time, after `from` (default: the start of next month).
     to: Option<DateTime<Utc>>,
+}
+
+/// `data` of the dashboard.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct DashboardStats {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    /// Appointments starting in the range.
+    appointments: DashboardAppointments,
+    revenue: DashboardRevenue,
+    users: DashboardUsers,
+    /// Up to five services with the most appointments starting in the range.
+    top_services: Vec<DashboardTopService>,
+    /// Reserved or confirmed appointments yet to start (whatever the range).
+    upcoming: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct DashboardAppointments {
+    total: i64,
+    /// The count of each status that occurs (`reserved`, `confirmed`, `completed`, `no_show`,
+    /// `expired`, `cancelled`); a status with none is left out.
+    by_status: BTreeMap<String, i64>,
+}
+
+/// What paid appointments starting in the range bring.
+#[derive(Serialize, ToSchema)]
+struct DashboardRevenue {
+    /// In the currency's smallest unit.
+    paid: i64,
+    currency: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct DashboardUsers {
+    /// Every user.
+    total: i64,
+    /// Users who signed up in the range.
+    new: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+struct DashboardTopService {
+    id: Uuid,
+    name: String,
+    /// Its appointments starting in the range.
+    count: i64,
+    /// What the paid ones among them bring.
+    revenue: i64,
 }
 
 fn this_month(timezone: chrono_tz::Tz) -> AppResult<(DateTime<Utc>, DateTime<Utc>)> {
@@ -43,6 +100,15 @@ fn this_month(timezone: chrono_tz::Tz) -> AppResult<(DateTime<Utc>, DateTime<Utc
     Ok((local(first)?, local(next)?))
 }
 
+/// The admin's figures over a range: appointments by status, revenue, users, top services.
+#[utoipa::path(
+    params(Range),
+    responses(
+        (status = 200, body = Success<DashboardStats>),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+    ),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/dashboard/stats")]
 async fn stats(
     state: web::Data<AppState>,
@@ -62,12 +128,12 @@ async fn stats(
             &[&from, &to],
         )
         .await?;
-    let mut statuses = Map::new();
+    let mut statuses = BTreeMap::new();
     let mut total = 0i64;
     for row in &by_status {
         let count: i64 = row.get(1);
         total += count;
-        statuses.insert(row.get::<_, String>(0), json!(count));
+        statuses.insert(row.get::<_, String>(0), count);
     }
     let figures = client
         .query_one(
@@ -90,22 +156,34 @@ async fn stats(
             &[&from, &to],
         )
         .await?;
-    let top: Vec<Value> = top
+    let top_services = top
         .iter()
-        .map(|row| {
-            json!({"id": row.get::<_, Uuid>(0), "name": row.get::<_, String>(1),
-                   "count": row.get::<_, i64>(2), "revenue": row.get::<_, i64>(3)})
+        .map(|row| DashboardTopService {
+            id: row.get(0),
+            name: row.get(1),
+            count: row.get(2),
+            revenue: row.get(3),
         })
         .collect();
     Ok(envelope::ok(
         "Dashboard",
-        json!({
-            "from": from, "to": to,
-            "appointments": {"total": total, "byStatus": statuses},
-            "revenue": {"paid": figures.get::<_, i64>(0), "currency": state.settings.booking.currency},
-            "users": {"total": figures.get::<_, i64>(1), "new": figures.get::<_, i64>(2)},
-            "topServices": top,
-            "upcoming": figures.get::<_, i64>(3),
-        }),
+        DashboardStats {
+            from,
+            to,
+            appointments: DashboardAppointments {
+                total,
+                by_status: statuses,
+            },
+            revenue: DashboardRevenue {
+                paid: figures.get(0),
+                currency: state.settings.booking.currency.clone(),
+            },
+            users: DashboardUsers {
+                total: figures.get(1),
+                new: figures.get(2),
+            },
+            top_services,
+            upcoming: figures.get(3),
+        },
     ))
 }
