@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use serde_json::Value;
 
 use crate::auth::mails::Letter;
 
@@ -16,19 +15,7 @@ pub struct About<'a> {
     pub currency: &'a str,
 }
 
-impl<'a> About<'a> {
-    /// From an appointment as the API shows it.
-    pub fn of(appointment: &'a Value) -> Option<About<'a>> {
-        Some(About {
-            name: appointment["user"]["name"].as_str()?,
-            service: appointment["service"]["name"].as_str()?,
-            expert: appointment["expert"]["name"].as_str()?,
-            starts_at: appointment["startsAt"].as_str()?.parse().ok()?,
-            total_price: appointment["totalPrice"].as_i64()?,
-            currency: appointment["currency"].as_str()?,
-        })
-    }
-
+impl About<'_> {
     fn when(&self, timezone: Tz) -> String {
         self.starts_at
             .with_timezone(&timezone)
