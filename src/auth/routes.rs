@@ -1,16 +1,20 @@
 //! `/api/v1/auth/*`.
 
 use actix_web::{get, post, web, HttpResponse};
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::ToSchema;
 
 use super::extractor::SignedIn;
 use super::lockout::{self, Gate, Verdict};
 use super::store::{self, Purpose, Rotation};
 use super::tokens::{self, TokenType};
 use super::{mails, password, sessions};
-use crate::error::{AppError, AppResult};
-use crate::http::envelope;
+use crate::error::{AppError, AppResult, FailureBody};
+use crate::http::envelope::{self, Success};
 use crate::http::validation::Validation;
 use crate::mail::outbox;
 use crate::state::AppState;
@@ -19,7 +23,17 @@ use crate::users::{store as users, User};
 
 /// This module's operations in the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(
+    register,
+    verify_email,
+    resend_verification,
+    login,
+    refresh,
+    logout,
+    forgot_password,
+    reset_password,
+    change_password
+))]
 pub struct ApiDoc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -37,17 +51,124 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[derive(Deserialize)]
-struct RegisterBody {
-    #[serde(default)]
+/// `data` of an answer that reports nothing: `null`.
+#[derive(Serialize)]
+pub struct Nothing;
+
+impl utoipa::PartialSchema for Nothing {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new().schema_type(Type::Null).into()
+    }
+}
+
+impl ToSchema for Nothing {}
+
+// `crate::users::User` for the document, until that type derives `ToSchema` itself.
+/// An account as the API shows it.
+#[derive(ToSchema)]
+#[schema(as = User)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct UserSchema {
+    id: uuid::Uuid,
     name: String,
-    #[serde(default)]
     email: String,
+    #[schema(required = true)]
+    phone: Option<String>,
+    role: RoleSchema,
+    /// Whether the address was verified (by its link, or by a password reset).
+    email_verified: bool,
+    disabled: bool,
+    #[schema(required = true)]
+    last_login: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// `user` < `admin` < `owner`.
+#[derive(ToSchema)]
+#[schema(as = Role)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum RoleSchema {
+    User,
+    Admin,
+    Owner,
+}
+
+/// `data` of an answer about one account.
+#[derive(Serialize, ToSchema)]
+struct OneUser {
+    #[schema(value_type = UserSchema)]
+    user: User,
+}
+
+/// `data` of a sign-in: the account and a fresh token pair.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct SignedInAs {
+    #[schema(value_type = UserSchema)]
+    user: User,
+    /// A short-lived bearer token for the API.
+    access_token: String,
+    /// A single-use token for `/api/v1/auth/refresh`.
+    refresh_token: String,
+}
+
+/// `data` of a refresh or a password change: a fresh token pair.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Tokens {
+    /// A short-lived bearer token for the API.
+    access_token: String,
+    /// A single-use token for `/api/v1/auth/refresh`.
+    refresh_token: String,
+}
+
+impl From<sessions::TokenPair> for Tokens {
+    fn from(pair: sessions::TokenPair) -> Self {
+        Tokens {
+            access_token: pair.access,
+            refresh_token: pair.refresh,
+        }
+    }
+}
+
+/// A new account. An address registered and not verified within 30 minutes may be registered
+/// again (the earlier registration's links stop working).
+#[derive(Deserialize, ToSchema)]
+struct RegisterBody {
+    /// 1 to 100 characters, not blank, no control characters.
     #[serde(default)]
+    #[schema(
+        required = true,
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
+    name: String,
+    /// Trimmed and lower-cased; unique.
+    #[serde(default)]
+    #[schema(required = true, format = Email, max_length = 254)]
+    email: String,
+    /// 8 to 72 bytes (UTF-8).
+    #[serde(default)]
+    #[schema(required = true, min_length = 8, max_length = 72)]
     password: String,
+    /// Optional: 6 to 20 digits, with an optional leading `+`, spaces and dashes.
+    #[schema(pattern = r"^\s*(\+?[ -]*([0-9][ -]*){6,20})?\s*$")]
     phone: Option<String>,
 }
 
+/// Registers an account and mails its verification link (public).
+#[utoipa::path(
+    context_path = "/api/v1/auth",
+    request_body = RegisterBody,
+    responses(
+        (status = 201, body = Success<OneUser>, description = "Registered, not verified yet"),
+        (status = 409, body = FailureBody, description = "The email is already registered"),
+    )
+)]
 #[post("/register")]
 async fn register(
     state: web::Data<AppState>,
@@ -88,7 +209,7 @@ async fn register(
     outbox::wake(&state.queues, mail_id).await;
     Ok(envelope::created(
         "Registered. Check your mail to verify your email address",
-        json!({ "user": user }),
+        OneUser { user },
     ))
 }
 
@@ -135,6 +256,15 @@ async fn mail_token_if_known(
     Ok(())
 }
 
+/// Verifies an account's email address with its mailed link's token; answers JSON (public).
+#[utoipa::path(
+    context_path = "/api/v1/auth",
+    params(("token" = String, Path, description = "The token of the mailed link")),
+    responses(
+        (status = 200, body = Success<OneUser>, description = "Verified"),
+        (status = 400, body = FailureBody, description = "The link is invalid, used or expired"),
+    )
+)]
 #[get("/verify-email/{token}")]
 async fn verify_email(
     state: web::Data<AppState>,
@@ -152,7 +282,7 @@ async fn verify_email(
     tx.commit().await?;
     Ok(envelope::ok(
         "Email verified. You can sign in now",
-        json!({ "user": user }),
+        OneUser { user },
     ))
 }
 
@@ -174,12 +304,21 @@ async fn use_link(
     Ok(used.filter(|owner| *owner == user))
 }
 
-#[derive(Deserialize)]
+/// The address of an account.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = AccountEmailBody)]
 struct EmailBody {
     #[serde(default)]
+    #[schema(required = true, format = Email, max_length = 254)]
     email: String,
 }
 
+/// Mails a new verification link to an unverified account, if it exists (public).
+#[utoipa::path(
+    context_path = "/api/v1/auth",
+    request_body = EmailBody,
+    responses((status = 200, body = Success<Nothing>, description = "Sent if the account exists"))
+)]
 #[post("/resend-verification")]
 async fn resend_verification(
     state: web::Data<AppState>,
@@ -197,18 +336,37 @@ async fn resend_verification(
     .await?;
     Ok(envelope::ok(
         "If that account exists and is not verified, a new link is on its way",
-        json!(null),
+        Nothing,
     ))
 }
 
-#[derive(Deserialize)]
+/// Credentials.
+#[derive(Deserialize, ToSchema)]
 struct LoginBody {
     #[serde(default)]
+    #[schema(required = true, format = Email, max_length = 254)]
     email: String,
     #[serde(default)]
+    #[schema(required = true, min_length = 1)]
     password: String,
 }
 
+/// Signs in with email and password for a token pair; failures lock the email a while (public).
+#[utoipa::path(
+    context_path = "/api/v1/auth",
+    request_body = LoginBody,
+    responses(
+        (status = 200, body = Success<SignedInAs>, description = "Signed in"),
+        (status = 401, body = FailureBody,
+            description = "Wrong email or password; `data.attemptsRemaining` counts what is left"),
+        (status = 403, body = FailureBody,
+            description = "The email is not verified yet, or the account is disabled"),
+        (status = 429, body = FailureBody,
+            description = "Too many failed attempts (`data.retryAfter` seconds), or too many requests"),
+        (status = 503, body = FailureBody,
+            description = "Too many password checks are waiting, or PostgreSQL is not available"),
+    )
+)]
 #[post("/login")]
 async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> AppResult<HttpResponse> {
     let auth = &state.settings.auth;
@@ -250,7 +408,11 @@ async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> AppRes
     let pair = sessions::start(&client, &state.settings.auth, &user, None).await?;
     Ok(envelope::ok(
         "Signed in",
-        json!({ "user": user, "accessToken": pair.access, "refreshToken": pair.refresh }),
+        SignedInAs {
+            user,
+            access_token: pair.access,
+            refresh_token: pair.refresh,
+        },
     ))
 }
 
@@ -262,13 +424,25 @@ fn locked(seconds: u64) -> AppError {
     .with_data(json!({ "retryAfter": seconds }))
 }
 
-#[derive(Deserialize)]
+/// A refresh token.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct RefreshBody {
     #[serde(default)]
+    #[schema(required = true)]
     refresh_token: String,
 }
 
+/// Trades a refresh token (each works once) for a new token pair (public).
+#[utoipa::path(
+    context_path = "/api/v1/auth",
+    request_body = RefreshBody,
+    responses(
+        (status = 200, body = Success<Tokens>, description = "A new token pair"),
+        (status = 401, body = FailureBody,
+            description = "The refresh token is invalid, expired, revoked or already used"),
+    )
+)]
 #[post("/refresh")]
 async fn refresh(
     state: web::Data<AppState>,
@@ -312,12 +486,20 @@ async fn refresh(
     }
     let pair = sessions::start(&tx, &state.settings.auth, &user, Some(family)).await?;
     tx.commit().await?;
-    Ok(envelope::ok(
-        "Tokens refreshed",
-        json!({ "accessToken": pair.access, "refreshToken": pair.refresh }),
-    ))
+    Ok(envelope::ok("Tokens refreshed", Tokens::from(pair)))
 }
 
+/// Ends the caller's session of the given refresh token (signed-in users).
+#[utoipa::path(
+    context_path = "/api/v1/auth",
+    request_body = RefreshBody,
+    responses(
+        (status = 200, body = Success<Nothing>, description = "Signed out"),
+        (status = 400, body = FailureBody,
+            description = "`refreshToken` is not a refresh token of the caller, or invalid input"),
+    ),
+    security(("bearer" = []))
+)]
 #[post("/logout")]
 async fn logout(
     state: web::Data<AppState>,
@@ -337,9 +519,15 @@ async fn logout(
         crate::realtime::revoke_login_session(&tx, caller.id, session).await?;
     }
     tx.commit().await?;
-    Ok(envelope::ok("Signed out", json!(null)))
+    Ok(envelope::ok("Signed out", Nothing))
 }
 
+/// Mails a password reset link to the account with this email, if it exists (public).
+#[utoipa::path(
+    context_path = "/api/v1/auth",
+    request_body = EmailBody,
+    responses((status = 200, body = Success<Nothing>, description = "Sent if the account exists"))
+)]
 #[post("/forgot-password")]
 async fn forgot_password(
     state: web::Data<AppState>,
@@ -356,18 +544,32 @@ async fn forgot_password(
     .await?;
     Ok(envelope::ok(
         "If that account exists, a reset link is on its way",
-        json!(null),
+        Nothing,
     ))
 }
 
-#[derive(Deserialize)]
+/// The token of a mailed reset link and the new password.
+#[derive(Deserialize, ToSchema)]
 struct ResetBody {
     #[serde(default)]
+    #[schema(required = true)]
     token: String,
+    /// 8 to 72 bytes (UTF-8).
     #[serde(default)]
+    #[schema(required = true, min_length = 8, max_length = 72)]
     password: String,
 }
 
+/// Sets a new password with a mailed reset link and ends every session (public).
+#[utoipa::path(
+    context_path = "/api/v1/auth",
+    request_body = ResetBody,
+    responses(
+        (status = 200, body = Success<Nothing>, description = "Password reset"),
+        (status = 400, body = FailureBody,
+            description = "The link is invalid, used or expired, or the password is not acceptable"),
+    )
+)]
 #[post("/reset-password")]
 async fn reset_password(
     state: web::Data<AppState>,
@@ -396,19 +598,40 @@ async fn reset_password(
     outbox::wake(&state.queues, mail_id).await;
     Ok(envelope::ok(
         "Password reset. Sign in with your new password",
-        json!(null),
+        Nothing,
     ))
 }
 
-#[derive(Deserialize)]
+/// The current password and the new one.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ChangePasswordBody)]
 struct ChangeBody {
     #[serde(default)]
+    #[schema(required = true)]
     current_password: String,
+    /// 8 to 72 bytes (UTF-8).
     #[serde(default)]
+    #[schema(required = true, min_length = 8, max_length = 72)]
     new_password: String,
 }
 
+/// Changes the caller's password, ending other sessions, for a new token pair (signed-in users).
+#[utoipa::path(
+    context_path = "/api/v1/auth",
+    request_body = ChangeBody,
+    responses(
+        (status = 200, body = Success<Tokens>, description = "Changed; a new token pair"),
+        (status = 400, body = FailureBody,
+            description = "The current password is wrong (`data.attemptsRemaining`), or the new one \
+                is not acceptable"),
+        (status = 429, body = FailureBody,
+            description = "Too many wrong passwords (`data.retryAfter` seconds), or too many requests"),
+        (status = 503, body = FailureBody,
+            description = "Too many password checks are waiting, or PostgreSQL is not available"),
+    ),
+    security(("bearer" = []))
+)]
 #[post("/change-password")]
 async fn change_password(
     state: web::Data<AppState>,
@@ -447,6 +670,6 @@ async fn change_password(
     outbox::wake(&state.queues, mail_id).await;
     Ok(envelope::ok(
         "Password changed; other sessions were signed out",
-        json!({ "accessToken": pair.access, "refreshToken": pair.refresh }),
+        Tokens::from(pair),
     ))
 }

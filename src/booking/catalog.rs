@@ -1,21 +1,22 @@
 //! Categories: `GET /api/v1/categories` (public, cached) and the admin's changes.
 
 use actix_web::{delete, get, post, put, web, HttpResponse};
+use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{cache, catalog_changed, input};
 use crate::auth::Admin;
-use crate::error::{AppError, AppResult};
-use crate::http::envelope;
+use crate::error::{AppError, AppResult, FailureBody};
+use crate::http::envelope::{self, Deleted, Success};
 use crate::state::AppState;
 
 /// This module's operations in the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(list_categories, create_category, update_category, delete_category))]
 pub struct ApiDoc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -27,16 +28,42 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 const COLUMNS: &str = "id, name, display_order, created_at, updated_at";
 
-fn category(row: &Row) -> Value {
-    json!({
-        "id": row.get::<_, Uuid>("id"),
-        "name": row.get::<_, String>("name"),
-        "displayOrder": row.get::<_, i32>("display_order"),
-        "createdAt": row.get::<_, chrono::DateTime<chrono::Utc>>("created_at"),
-        "updatedAt": row.get::<_, chrono::DateTime<chrono::Utc>>("updated_at"),
-    })
+/// A category of services.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Category {
+    id: Uuid,
+    name: String,
+    /// Categories are listed by this, then by name.
+    display_order: i32,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
 }
 
+fn category(row: &Row) -> Category {
+    Category {
+        id: row.get("id"),
+        name: row.get("name"),
+        display_order: row.get("display_order"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+    }
+}
+
+/// `data` of the list of categories: all of them, in order.
+#[derive(Serialize, ToSchema)]
+struct CategoryList {
+    items: Vec<Category>,
+}
+
+/// `data` of an answer about one category.
+#[derive(Serialize, ToSchema)]
+struct OneCategory {
+    category: Category,
+}
+
+/// Lists every category in display order (public, cached: `X-Cache: hit|miss`).
+#[utoipa::path(responses((status = 200, body = Success<CategoryList>)))]
 #[get("/api/v1/categories")]
 async fn list_categories(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     cache::read(&state, "categories", "Categories", async {
@@ -47,18 +74,34 @@ async fn list_categories(state: web::Data<AppState>) -> AppResult<HttpResponse> 
                 &[],
             )
             .await?;
-        Ok(json!({ "items": rows.iter().map(category).collect::<Vec<_>>() }))
+        let items = rows.iter().map(category).collect();
+        serde_json::to_value(CategoryList { items }).map_err(AppError::internal)
     })
     .await
 }
 
-#[derive(Deserialize)]
+/// A category to create (`name` required) or the fields to change.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CategoryBody {
+    /// 1 to 100 characters, not blank; unique.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: Option<String>,
+    /// 0 when created without it.
+    #[schema(minimum = -2147483648, maximum = 2147483647)]
     display_order: Option<i32>,
 }
 
+/// Creates a category (admins).
+#[utoipa::path(
+    request_body = CategoryBody,
+    responses(
+        (status = 201, body = Success<OneCategory>),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+        (status = 409, body = FailureBody, description = "The name is taken"),
+    ),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/categories")]
 async fn create_category(
     state: web::Data<AppState>,
@@ -81,10 +124,22 @@ async fn create_category(
     tx.commit().await?;
     Ok(envelope::created(
         "Category created",
-        json!({ "category": category(&row) }),
+        OneCategory {
+            category: category(&row),
+        },
     ))
 }
 
+/// Changes a category's name or display order (admins).
+#[utoipa::path(
+    request_body = CategoryBody,
+    responses(
+        (status = 200, body = Success<OneCategory>),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+        (status = 409, body = FailureBody, description = "The name is taken"),
+    ),
+    security(("bearer" = []))
+)]
 #[put("/api/v1/categories/{id}")]
 async fn update_category(
     state: web::Data<AppState>,
@@ -115,10 +170,21 @@ async fn update_category(
     tx.commit().await?;
     Ok(envelope::ok(
         "Category updated",
-        json!({ "category": category(&row) }),
+        OneCategory {
+            category: category(&row),
+        },
     ))
 }
 
+/// Deletes a category that has no services (admins).
+#[utoipa::path(
+    responses(
+        (status = 200, body = Success<Deleted>),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+        (status = 409, body = FailureBody, description = "The category still has services"),
+    ),
+    security(("bearer" = []))
+)]
 #[delete("/api/v1/categories/{id}")]
 async fn delete_category(
     state: web::Data<AppState>,
@@ -147,7 +213,7 @@ async fn delete_category(
         .await?;
     catalog_changed(&tx, "category", id, "deleted").await?;
     tx.commit().await?;
-    Ok(envelope::ok("Category deleted", json!({ "id": id })))
+    Ok(envelope::ok("Category deleted", Deleted { id }))
 }
 
 /// Whether the category exists (for a service's `categoryId`).

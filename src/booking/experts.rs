@@ -1,23 +1,32 @@
 //! Experts, the services each offers, and when each is free.
 
 use actix_web::{delete, get, post, put, web, HttpResponse};
+use chrono::NaiveDate;
 use deadpool_postgres::GenericClient;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::schedule::{Schedule, Span};
+use super::services::Retired;
 use super::{cache, catalog_changed, input, retire, Retirable};
 use crate::auth::Admin;
-use crate::error::{AppError, AppResult};
-use crate::http::envelope;
+use crate::error::{AppError, AppResult, FailureBody};
+use crate::http::envelope::{self, Success};
 use crate::http::validation::Validation;
 use crate::state::AppState;
 
 /// This module's operations in the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(
+    list_experts,
+    create_expert,
+    update_expert,
+    delete_expert,
+    set_services,
+    availability
+))]
 pub struct ApiDoc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -35,32 +44,67 @@ const SELECT: &str = "SELECT e.id, e.name, e.bio, e.image_url, e.rating::float8 
                        ORDER BY es.service_id), '{}') AS service_ids
      FROM experts e";
 
-fn expert(row: &Row) -> Value {
-    json!({
-        "id": row.get::<_, Uuid>("id"),
-        "name": row.get::<_, String>("name"),
-        "bio": row.get::<_, Option<String>>("bio"),
-        "imageUrl": row.get::<_, Option<String>>("image_url"),
-        "rating": row.get::<_, f64>("rating"),
-        "totalReviews": row.get::<_, i32>("total_reviews"),
-        "serviceIds": row.get::<_, Vec<Uuid>>("service_ids"),
-        "isActive": row.get::<_, bool>("is_active"),
-    })
+/// An expert and the services they offer.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Expert {
+    id: Uuid,
+    name: String,
+    #[schema(required = true)]
+    bio: Option<String>,
+    #[schema(required = true)]
+    image_url: Option<String>,
+    /// The average of the expert's reviews, 0 to 5 (0 before the first).
+    rating: f64,
+    total_reviews: i32,
+    /// The services the expert offers, by id.
+    service_ids: Vec<Uuid>,
+    /// Inactive experts are not listed and cannot be booked.
+    is_active: bool,
 }
 
-async fn find(client: &impl GenericClient, id: Uuid) -> AppResult<Option<Value>> {
+fn expert(row: &Row) -> Expert {
+    Expert {
+        id: row.get("id"),
+        name: row.get("name"),
+        bio: row.get("bio"),
+        image_url: row.get("image_url"),
+        rating: row.get("rating"),
+        total_reviews: row.get("total_reviews"),
+        service_ids: row.get("service_ids"),
+        is_active: row.get("is_active"),
+    }
+}
+
+/// `data` of the list of experts: all that match, by name.
+#[derive(Serialize, ToSchema)]
+struct ExpertList {
+    items: Vec<Expert>,
+}
+
+/// `data` of an answer about one expert.
+#[derive(Serialize, ToSchema)]
+struct OneExpert {
+    expert: Expert,
+}
+
+async fn find(client: &impl GenericClient, id: Uuid) -> AppResult<Option<Expert>> {
     let row = client
         .query_opt(&format!("{SELECT} WHERE e.id = $1"), &[&id])
         .await?;
     Ok(row.as_ref().map(expert))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only the experts who offer this service.
     service_id: Option<Uuid>,
 }
 
+/// Lists the active experts by name, optionally those offering one service (public, cached).
+#[utoipa::path(params(ListQuery), responses((status = 200, body = Success<ExpertList>)))]
 #[get("/api/v1/experts")]
 async fn list_experts(
     state: web::Data<AppState>,
@@ -79,17 +123,30 @@ async fn list_experts(
                 &[&query.service_id],
             )
             .await?;
-        Ok(json!({ "items": rows.iter().map(expert).collect::<Vec<_>>() }))
+        let items = rows.iter().map(expert).collect();
+        serde_json::to_value(ExpertList { items }).map_err(AppError::internal)
     })
     .await
 }
 
-#[derive(Deserialize)]
+/// An expert to create (`name` required) or the fields to change.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ExpertBody {
+    /// 1 to 100 characters, not blank.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: Option<String>,
+    /// At most 5000 characters; blank is none (and leaves it unchanged in an update).
+    #[schema(max_length = 5000)]
     bio: Option<String>,
+    /// An absolute http(s) URL of at most 2000 characters; blank is none (and leaves it
+    /// unchanged in an update).
+    #[schema(
+        max_length = 2000,
+        pattern = r"^\s*([Hh][Tt][Tt][Pp][Ss]?://[^/\s]\S*)?\s*$"
+    )]
     image_url: Option<String>,
+    /// `true` when created without it.
     is_active: Option<bool>,
 }
 
@@ -115,6 +172,15 @@ fn expert_fields(
     Ok((name, bio, image))
 }
 
+/// Creates an expert (admins).
+#[utoipa::path(
+    request_body = ExpertBody,
+    responses(
+        (status = 201, body = Success<OneExpert>),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+    ),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/experts")]
 async fn create_expert(
     state: web::Data<AppState>,
@@ -132,14 +198,22 @@ async fn create_expert(
         .await?
         .get(0);
     catalog_changed(&tx, "expert", id, "created").await?;
-    let created = find(&tx, id).await?;
+    let expert = find(&tx, id)
+        .await?
+        .ok_or_else(|| input::not_found("expert"))?;
     tx.commit().await?;
-    Ok(envelope::created(
-        "Expert created",
-        json!({ "expert": created }),
-    ))
+    Ok(envelope::created("Expert created", OneExpert { expert }))
 }
 
+/// Changes an expert's name, bio, picture or activity (admins).
+#[utoipa::path(
+    request_body = ExpertBody,
+    responses(
+        (status = 200, body = Success<OneExpert>),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+    ),
+    security(("bearer" = []))
+)]
 #[put("/api/v1/experts/{id}")]
 async fn update_expert(
     state: web::Data<AppState>,
@@ -164,11 +238,21 @@ async fn update_expert(
         return Err(input::not_found("expert"));
     }
     catalog_changed(&tx, "expert", id, "updated").await?;
-    let expert = find(&tx, id).await?;
+    let expert = find(&tx, id)
+        .await?
+        .ok_or_else(|| input::not_found("expert"))?;
     tx.commit().await?;
-    Ok(envelope::ok("Expert updated", json!({ "expert": expert })))
+    Ok(envelope::ok("Expert updated", OneExpert { expert }))
 }
 
+/// Deletes an expert, or deactivates them when appointments refer to them (admins).
+#[utoipa::path(
+    responses(
+        (status = 200, body = Success<Retired>),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+    ),
+    security(("bearer" = []))
+)]
 #[delete("/api/v1/experts/{id}")]
 async fn delete_expert(
     state: web::Data<AppState>,
@@ -185,19 +269,30 @@ async fn delete_expert(
     } else {
         "Expert deleted"
     };
-    Ok(envelope::ok(
-        message,
-        json!({ "id": id, "deactivated": deactivated }),
-    ))
+    Ok(envelope::ok(message, Retired { id, deactivated }))
 }
 
-#[derive(Deserialize)]
+/// The services an expert offers: all of them, replacing the ones before.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ExpertServicesBody)]
 struct ServicesBody {
+    /// Existing services (repeats count once); none when left out.
     #[serde(default)]
     service_ids: Vec<Uuid>,
 }
 
+/// Sets the services an expert offers (admins).
+#[utoipa::path(
+    request_body = ServicesBody,
+    responses(
+        (status = 200, body = Success<OneExpert>),
+        (status = 400, body = FailureBody,
+            description = "No service has one of `serviceIds`, or invalid input"),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+    ),
+    security(("bearer" = []))
+)]
 #[put("/api/v1/experts/{id}/services")]
 async fn set_services(
     state: web::Data<AppState>,
@@ -235,9 +330,11 @@ async fn set_services(
     )
     .await?;
     catalog_changed(&tx, "expert", id, "updated").await?;
-    let expert = find(&tx, id).await?;
+    let expert = find(&tx, id)
+        .await?
+        .ok_or_else(|| input::not_found("expert"))?;
     tx.commit().await?;
-    Ok(envelope::ok("Services set", json!({ "expert": expert })))
+    Ok(envelope::ok("Services set", OneExpert { expert }))
 }
 
 /// The reserved or confirmed spans of `expert` that overlap `[from, to)`.
@@ -288,14 +385,43 @@ pub async fn length_and_price(
     Ok((minutes, price))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct AvailabilityQuery {
+    /// The day, in the booking timezone.
+    #[param(value_type = NaiveDate, required = true)]
     date: Option<String>,
+    /// A service the expert offers.
+    #[param(required = true)]
     service_id: Option<Uuid>,
+    /// A sub-service of that service, whose minutes are added.
     sub_service_id: Option<Uuid>,
 }
 
+/// `data` of an expert's free start times on one day.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct FreeSlots {
+    expert_id: Uuid,
+    date: NaiveDate,
+    /// How long the booking asked about lasts.
+    duration_minutes: i64,
+    /// The IANA timezone the date and the slots are in.
+    timezone: &'static str,
+    /// Start times, `HH:MM` local, at which the booking fits.
+    slots: Vec<String>,
+}
+
+/// The start times on a day at which an active expert is free for a service (public).
+#[utoipa::path(
+    params(AvailabilityQuery),
+    responses(
+        (status = 200, body = Success<FreeSlots>),
+        (status = 404, body = FailureBody,
+            description = "No such active expert, active service, or sub-service of the service"),
+    )
+)]
 #[get("/api/v1/experts/{id}/availability")]
 async fn availability(
     state: web::Data<AppState>,
@@ -332,7 +458,12 @@ async fn availability(
     let slots = schedule.free_starts(date, minutes, &busy, chrono::Utc::now());
     Ok(envelope::ok(
         "Free start times",
-        json!({ "expertId": expert, "date": date, "durationMinutes": minutes,
-                "timezone": schedule.timezone.name(), "slots": slots }),
+        FreeSlots {
+            expert_id: expert,
+            date,
+            duration_minutes: minutes,
+            timezone: schedule.timezone.name(),
+            slots,
+        },
     ))
 }

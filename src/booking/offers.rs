@@ -5,21 +5,21 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{cache, catalog_changed, input};
 use crate::auth::Admin;
-use crate::error::{AppError, AppResult};
-use crate::http::envelope;
+use crate::error::{AppError, AppResult, FailureBody};
+use crate::http::envelope::{self, Deleted, Success};
 use crate::http::validation::Validation;
 use crate::state::AppState;
 
 /// This module's operations in the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(list_offers, create_offer, update_offer, delete_offer))]
 pub struct ApiDoc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -32,20 +32,51 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 const COLUMNS: &str =
     "id, title, description, discount_percent, valid_from, valid_to, is_active, created_at, updated_at";
 
-fn offer(row: &Row) -> Value {
-    json!({
-        "id": row.get::<_, Uuid>("id"),
-        "title": row.get::<_, String>("title"),
-        "description": row.get::<_, Option<String>>("description"),
-        "discountPercent": row.get::<_, i32>("discount_percent"),
-        "validFrom": row.get::<_, DateTime<Utc>>("valid_from"),
-        "validTo": row.get::<_, DateTime<Utc>>("valid_to"),
-        "isActive": row.get::<_, bool>("is_active"),
-        "createdAt": row.get::<_, DateTime<Utc>>("created_at"),
-        "updatedAt": row.get::<_, DateTime<Utc>>("updated_at"),
-    })
+/// A discount, valid from `validFrom` until (not including) `validTo`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Offer {
+    id: Uuid,
+    title: String,
+    #[schema(required = true)]
+    description: Option<String>,
+    /// 1 to 100.
+    discount_percent: i32,
+    valid_from: DateTime<Utc>,
+    valid_to: DateTime<Utc>,
+    is_active: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
 }
 
+fn offer(row: &Row) -> Offer {
+    Offer {
+        id: row.get("id"),
+        title: row.get("title"),
+        description: row.get("description"),
+        discount_percent: row.get("discount_percent"),
+        valid_from: row.get("valid_from"),
+        valid_to: row.get("valid_to"),
+        is_active: row.get("is_active"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+    }
+}
+
+/// `data` of the list of offers: the active ones valid now, the soonest to end first.
+#[derive(Serialize, ToSchema)]
+struct OfferList {
+    items: Vec<Offer>,
+}
+
+/// `data` of an answer about one offer.
+#[derive(Serialize, ToSchema)]
+struct OneOffer {
+    offer: Offer,
+}
+
+/// Lists the active offers valid now, the soonest to end first (public, cached).
+#[utoipa::path(responses((status = 200, body = Success<OfferList>)))]
 #[get("/api/v1/offers")]
 async fn list_offers(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     // Cached like the rest of the catalogue, but never past the next moment an offer's window
@@ -70,22 +101,33 @@ async fn list_offers(state: web::Data<AppState>) -> AppResult<HttpResponse> {
             )
             .await?
             .get(0);
+        let items = rows.iter().map(offer).collect();
         Ok(cache::Fresh {
-            data: json!({ "items": rows.iter().map(offer).collect::<Vec<_>>() }),
+            data: serde_json::to_value(OfferList { items }).map_err(AppError::internal)?,
             for_at_most: next_change.map(|seconds| Duration::from_secs_f64(seconds.max(0.0))),
         })
     })
     .await
 }
 
-#[derive(Deserialize)]
+/// An offer to create (`title`, `discountPercent`, `validFrom` and `validTo` required) or the
+/// fields to change; `validTo` must be after `validFrom`.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct OfferBody {
+    /// 1 to 200 characters, not blank.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     title: Option<String>,
+    /// At most 5000 characters; blank is none (and leaves it unchanged in an update).
+    #[schema(max_length = 5000)]
     description: Option<String>,
+    /// 1 to 100.
+    #[schema(minimum = 1, maximum = 100)]
     discount_percent: Option<i32>,
     valid_from: Option<DateTime<Utc>>,
+    /// After `validFrom`.
     valid_to: Option<DateTime<Utc>>,
+    /// `true` when created without it.
     is_active: Option<bool>,
 }
 
@@ -109,6 +151,15 @@ fn window(from: DateTime<Utc>, to: DateTime<Utc>) -> AppResult<()> {
     Ok(())
 }
 
+/// Creates an offer (admins).
+#[utoipa::path(
+    request_body = OfferBody,
+    responses(
+        (status = 201, body = Success<OneOffer>),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+    ),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/offers")]
 async fn create_offer(
     state: web::Data<AppState>,
@@ -159,10 +210,19 @@ async fn create_offer(
     tx.commit().await?;
     Ok(envelope::created(
         "Offer created",
-        json!({ "offer": offer(&row) }),
+        OneOffer { offer: offer(&row) },
     ))
 }
 
+/// Changes an offer's fields or validity window (admins).
+#[utoipa::path(
+    request_body = OfferBody,
+    responses(
+        (status = 200, body = Success<OneOffer>),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+    ),
+    security(("bearer" = []))
+)]
 #[put("/api/v1/offers/{id}")]
 async fn update_offer(
     state: web::Data<AppState>,
@@ -214,10 +274,18 @@ async fn update_offer(
     tx.commit().await?;
     Ok(envelope::ok(
         "Offer updated",
-        json!({ "offer": offer(&row) }),
+        OneOffer { offer: offer(&row) },
     ))
 }
 
+/// Deletes an offer; appointments booked with it keep their price (admins).
+#[utoipa::path(
+    responses(
+        (status = 200, body = Success<Deleted>),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+    ),
+    security(("bearer" = []))
+)]
 #[delete("/api/v1/offers/{id}")]
 async fn delete_offer(
     state: web::Data<AppState>,
@@ -236,7 +304,7 @@ async fn delete_offer(
     }
     catalog_changed(&tx, "offer", id, "deleted").await?;
     tx.commit().await?;
-    Ok(envelope::ok("Offer deleted", json!({ "id": id })))
+    Ok(envelope::ok("Offer deleted", Deleted { id }))
 }
 
 /// The discount of offer `id` if it is active now: 404 unknown, 400 not active now.

@@ -1,23 +1,34 @@
 //! Services and their sub-services (add-ons): public reads (cached), the admin's changes.
 
 use actix_web::{delete, get, post, put, web, HttpResponse};
+use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tokio_postgres::Row;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{cache, catalog, catalog_changed, input, retire, Retirable};
 use crate::auth::{Admin, MaybeSignedIn};
-use crate::error::{AppError, AppResult};
-use crate::http::envelope;
-use crate::http::pagination::{page_of, Listing, Page, PageQuery};
+use crate::error::{AppError, AppResult, FailureBody};
+use crate::http::envelope::{self, Deleted, Success};
+use crate::http::pagination::{page_of, Listing, Page, PageQuery, Paginated};
 use crate::http::validation::Validation;
 use crate::state::AppState;
 
 /// This module's operations in the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(
+    list_services,
+    get_service,
+    create_service,
+    update_service,
+    delete_service,
+    add_sub_service,
+    update_sub_service,
+    delete_sub_service
+))]
 pub struct ApiDoc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -39,38 +50,136 @@ const SELECT: &str = "SELECT s.id, s.name, s.description, s.price, s.duration_mi
                   FROM sub_services ss WHERE ss.service_id = s.id), '[]'::json) AS sub_services
      FROM services s JOIN categories c ON c.id = s.category_id";
 
-fn service(row: &Row) -> Value {
-    json!({
-        "id": row.get::<_, Uuid>("id"),
-        "category": {"id": row.get::<_, Uuid>("category_id"), "name": row.get::<_, String>("category_name")},
-        "name": row.get::<_, String>("name"),
-        "description": row.get::<_, Option<String>>("description"),
-        "price": row.get::<_, i64>("price"),
-        "durationMinutes": row.get::<_, i32>("duration_minutes"),
-        "isActive": row.get::<_, bool>("is_active"),
-        "subServices": row.get::<_, Value>("sub_services"),
-        "createdAt": row.get::<_, chrono::DateTime<chrono::Utc>>("created_at"),
-        "updatedAt": row.get::<_, chrono::DateTime<chrono::Utc>>("updated_at"),
-    })
+/// A service's category.
+#[derive(Serialize, ToSchema)]
+struct CategoryRef {
+    id: Uuid,
+    name: String,
 }
 
-pub async fn find(client: &impl GenericClient, id: Uuid) -> AppResult<Option<Value>> {
+/// A sub-service as its service lists it (built by PostgreSQL in `SELECT`).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct SubServiceSummary {
+    id: Uuid,
+    name: String,
+    /// Added to the service's price, in the currency's smallest unit.
+    price: i64,
+    /// Added to the service's duration.
+    duration_minutes: i32,
+}
+
+/// A service with its category and sub-services.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Service {
+    id: Uuid,
+    category: CategoryRef,
+    name: String,
+    #[schema(required = true)]
+    description: Option<String>,
+    /// In the currency's smallest unit.
+    price: i64,
+    duration_minutes: i32,
+    /// Inactive services are shown to admins only, and cannot be booked.
+    is_active: bool,
+    /// The add-ons, in the order they were added.
+    #[schema(value_type = Vec<SubServiceSummary>)]
+    sub_services: Value,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+fn service(row: &Row) -> Service {
+    Service {
+        id: row.get("id"),
+        category: CategoryRef {
+            id: row.get("category_id"),
+            name: row.get("category_name"),
+        },
+        name: row.get("name"),
+        description: row.get("description"),
+        price: row.get("price"),
+        duration_minutes: row.get("duration_minutes"),
+        is_active: row.get("is_active"),
+        sub_services: row.get("sub_services"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+    }
+}
+
+/// An active expert who offers a service.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct ServiceExpert {
+    id: Uuid,
+    name: String,
+    #[schema(required = true)]
+    image_url: Option<String>,
+    /// The average of the expert's reviews, 0 to 5 (0 before the first).
+    rating: f64,
+    total_reviews: i32,
+}
+
+/// A service with the active experts who offer it, by name.
+#[derive(Serialize, ToSchema)]
+struct ServiceWithExperts {
+    #[serde(flatten)]
+    service: Service,
+    experts: Vec<ServiceExpert>,
+}
+
+/// `data` of the answer about one service, with its experts.
+#[derive(Serialize, ToSchema)]
+struct OneServiceWithExperts {
+    service: ServiceWithExperts,
+}
+
+/// `data` of an answer about one service.
+#[derive(Serialize, ToSchema)]
+struct OneService {
+    service: Service,
+}
+
+/// `data` of a deletion that may have been a deactivation: a service or an expert that
+/// appointments refer to is deactivated instead (they keep their history).
+#[derive(Serialize, ToSchema)]
+pub struct Retired {
+    pub id: Uuid,
+    /// `true`: deactivated, not deleted.
+    pub deactivated: bool,
+}
+
+pub async fn find(client: &impl GenericClient, id: Uuid) -> AppResult<Option<Service>> {
     let row = client
         .query_opt(&format!("{SELECT} WHERE s.id = $1"), &[&id])
         .await?;
     Ok(row.as_ref().map(service))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only the services of this category.
     category_id: Option<Uuid>,
+    /// Text the name or the description contains (case-insensitive; trimmed).
     search: Option<String>,
+    /// Inactive services too (admins only; ignored for others).
     include_inactive: Option<bool>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1_000_000_000)]
     page: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
 }
 
+/// Lists services by category and name, active ones only unless an admin asks (public, cached).
+#[utoipa::path(
+    params(ListQuery),
+    responses((status = 200, body = Success<Paginated<Service>>)),
+    security((), ("bearer" = []))
+)]
 #[get("/api/v1/services")]
 async fn list_services(
     state: web::Data<AppState>,
@@ -102,7 +211,7 @@ async fn list_services(
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
             [&query.category_id, &pattern, &inactive_too];
         let items = page_of(&client, &listing, &params, page, service).await?;
-        Ok(serde_json::to_value(items).unwrap_or_default())
+        serde_json::to_value(items).map_err(AppError::internal)
     };
     if inactive_too {
         // What admins see is not the public's: not cached.
@@ -115,6 +224,11 @@ async fn list_services(
     cache::read(&state, &key, "Services", load).await
 }
 
+/// One service with its sub-services and active experts; inactive ones to admins only (public).
+#[utoipa::path(
+    responses((status = 200, body = Success<OneServiceWithExperts>)),
+    security((), ("bearer" = []))
+)]
 #[get("/api/v1/services/{id}")]
 async fn get_service(
     state: web::Data<AppState>,
@@ -125,9 +239,9 @@ async fn get_service(
     let admin = caller.is_admin();
     let load = async {
         let client = state.db.get().await?;
-        let mut service = find(&client, id)
+        let service = find(&client, id)
             .await?
-            .filter(|service| admin || service["isActive"] == true)
+            .filter(|service| admin || service.is_active)
             .ok_or_else(|| input::not_found("service"))?;
         let experts = client
             .query(
@@ -137,19 +251,18 @@ async fn get_service(
                 &[&id],
             )
             .await?;
-        service["experts"] = experts
+        let experts = experts
             .iter()
-            .map(|row| {
-                json!({
-                    "id": row.get::<_, Uuid>("id"),
-                    "name": row.get::<_, String>("name"),
-                    "imageUrl": row.get::<_, Option<String>>("image_url"),
-                    "rating": row.get::<_, f64>("rating"),
-                    "totalReviews": row.get::<_, i32>("total_reviews"),
-                })
+            .map(|row| ServiceExpert {
+                id: row.get("id"),
+                name: row.get("name"),
+                image_url: row.get("image_url"),
+                rating: row.get("rating"),
+                total_reviews: row.get("total_reviews"),
             })
             .collect();
-        Ok(json!({ "service": service }))
+        let service = ServiceWithExperts { service, experts };
+        serde_json::to_value(OneServiceWithExperts { service }).map_err(AppError::internal)
     };
     if admin {
         return Ok(cache::uncached("Service", load.await?));
@@ -157,14 +270,26 @@ async fn get_service(
     cache::read(&state, &format!("service:{id}"), "Service", load).await
 }
 
-#[derive(Deserialize)]
+/// A service to create (`categoryId`, `name`, `price` and `durationMinutes` required) or the
+/// fields to change.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ServiceBody {
+    /// An existing category.
     category_id: Option<Uuid>,
+    /// 1 to 200 characters, not blank.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     name: Option<String>,
+    /// At most 5000 characters; blank is none (and leaves it unchanged in an update).
+    #[schema(max_length = 5000)]
     description: Option<String>,
+    /// 0 to 10^12, in the currency's smallest unit.
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
     price: Option<i64>,
+    /// 5 to 720.
+    #[schema(minimum = 5, maximum = 720)]
     duration_minutes: Option<i32>,
+    /// `true` when created without it.
     is_active: Option<bool>,
 }
 
@@ -210,6 +335,16 @@ fn service_fields(body: &ServiceBody, creating: bool) -> AppResult<ServiceFields
     })
 }
 
+/// Creates a service in a category (admins).
+#[utoipa::path(
+    request_body = ServiceBody,
+    responses(
+        (status = 201, body = Success<OneService>),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+        (status = 404, body = FailureBody, description = "No category has `categoryId`"),
+    ),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/services")]
 async fn create_service(
     state: web::Data<AppState>,
@@ -234,14 +369,24 @@ async fn create_service(
         .await?
         .get(0);
     catalog_changed(&tx, "service", id, "created").await?;
-    let created = find(&tx, id).await?;
+    let service = find(&tx, id)
+        .await?
+        .ok_or_else(|| input::not_found("service"))?;
     tx.commit().await?;
-    Ok(envelope::created(
-        "Service created",
-        json!({ "service": created }),
-    ))
+    Ok(envelope::created("Service created", OneService { service }))
 }
 
+/// Changes a service: any of its fields, its category too (admins).
+#[utoipa::path(
+    request_body = ServiceBody,
+    responses(
+        (status = 200, body = Success<OneService>),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+        (status = 404, body = FailureBody,
+            description = "No such service, or no category has `categoryId`"),
+    ),
+    security(("bearer" = []))
+)]
 #[put("/api/v1/services/{id}")]
 async fn update_service(
     state: web::Data<AppState>,
@@ -272,14 +417,21 @@ async fn update_service(
         return Err(input::not_found("service"));
     }
     catalog_changed(&tx, "service", id, "updated").await?;
-    let service = find(&tx, id).await?;
+    let service = find(&tx, id)
+        .await?
+        .ok_or_else(|| input::not_found("service"))?;
     tx.commit().await?;
-    Ok(envelope::ok(
-        "Service updated",
-        json!({ "service": service }),
-    ))
+    Ok(envelope::ok("Service updated", OneService { service }))
 }
 
+/// Deletes a service, or deactivates it when appointments refer to it (admins).
+#[utoipa::path(
+    responses(
+        (status = 200, body = Success<Retired>),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+    ),
+    security(("bearer" = []))
+)]
 #[delete("/api/v1/services/{id}")]
 async fn delete_service(
     state: web::Data<AppState>,
@@ -296,32 +448,65 @@ async fn delete_service(
     } else {
         "Service deleted"
     };
-    Ok(envelope::ok(
-        message,
-        json!({ "id": id, "deactivated": deactivated }),
-    ))
+    Ok(envelope::ok(message, Retired { id, deactivated }))
 }
 
-#[derive(Deserialize)]
+/// A sub-service to add (every field required) or the fields to change.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct SubServiceBody {
+    /// 1 to 200 characters, not blank.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     name: Option<String>,
+    /// 0 to 10^12, added to the service's price.
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
     price: Option<i64>,
+    /// 0 to 720, added to the service's duration.
+    #[schema(minimum = 0, maximum = 720)]
     duration_minutes: Option<i32>,
 }
 
-fn sub_service(row: &Row) -> Value {
-    json!({
-        "id": row.get::<_, Uuid>("id"),
-        "serviceId": row.get::<_, Uuid>("service_id"),
-        "name": row.get::<_, String>("name"),
-        "price": row.get::<_, i64>("price"),
-        "durationMinutes": row.get::<_, i32>("duration_minutes"),
-    })
+/// A sub-service (an add-on of a service).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct SubService {
+    id: Uuid,
+    service_id: Uuid,
+    name: String,
+    /// Added to the service's price, in the currency's smallest unit.
+    price: i64,
+    /// Added to the service's duration.
+    duration_minutes: i32,
+}
+
+fn sub_service(row: &Row) -> SubService {
+    SubService {
+        id: row.get("id"),
+        service_id: row.get("service_id"),
+        name: row.get("name"),
+        price: row.get("price"),
+        duration_minutes: row.get("duration_minutes"),
+    }
+}
+
+/// `data` of an answer about one sub-service.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct OneSubService {
+    sub_service: SubService,
 }
 
 const SUB_COLUMNS: &str = "id, service_id, name, price, duration_minutes";
 
+/// Adds a sub-service to a service (admins).
+#[utoipa::path(
+    request_body = SubServiceBody,
+    responses(
+        (status = 201, body = Success<OneSubService>),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+    ),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/services/{id}/sub-services")]
 async fn add_sub_service(
     state: web::Data<AppState>,
@@ -357,10 +542,21 @@ async fn add_sub_service(
     tx.commit().await?;
     Ok(envelope::created(
         "Sub-service added",
-        json!({ "subService": sub_service(&row) }),
+        OneSubService {
+            sub_service: sub_service(&row),
+        },
     ))
 }
 
+/// Changes a sub-service's name, price or duration (admins).
+#[utoipa::path(
+    request_body = SubServiceBody,
+    responses(
+        (status = 200, body = Success<OneSubService>),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+    ),
+    security(("bearer" = []))
+)]
 #[put("/api/v1/sub-services/{id}")]
 async fn update_sub_service(
     state: web::Data<AppState>,
@@ -399,10 +595,20 @@ async fn update_sub_service(
     tx.commit().await?;
     Ok(envelope::ok(
         "Sub-service updated",
-        json!({ "subService": sub_service(&row) }),
+        OneSubService {
+            sub_service: sub_service(&row),
+        },
     ))
 }
 
+/// Deletes a sub-service (admins).
+#[utoipa::path(
+    responses(
+        (status = 200, body = Success<Deleted>),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+    ),
+    security(("bearer" = []))
+)]
 #[delete("/api/v1/sub-services/{id}")]
 async fn delete_sub_service(
     state: web::Data<AppState>,
@@ -420,5 +626,5 @@ async fn delete_sub_service(
     }
     catalog_changed(&tx, "subService", id, "deleted").await?;
     tx.commit().await?;
-    Ok(envelope::ok("Sub-service deleted", json!({ "id": id })))
+    Ok(envelope::ok("Sub-service deleted", Deleted { id }))
 }
