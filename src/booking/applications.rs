@@ -5,21 +5,22 @@
 use actix_web::{get, post, put, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use tokio_postgres::Row;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{catalog_changed, input, notifications};
 use crate::auth::{Admin, SignedIn};
-use crate::error::{AppError, AppResult};
-use crate::http::envelope;
-use crate::http::pagination::{page_of, Listing, Page, PageQuery};
+use crate::error::{AppError, AppResult, FailureBody};
+use crate::http::envelope::{self, Success};
+use crate::http::pagination::{page_of, Listing, Page, PageQuery, Paginated};
 use crate::state::AppState;
 
 /// This module's operations in the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(apply, mine, list, decide))]
 pub struct ApiDoc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -34,24 +35,94 @@ const SELECT: &str = "SELECT a.id, a.course_id, c.title AS course_title, a.user_
         u.email AS user_email, a.message, a.status, a.decided_at, a.created_at
      FROM course_applications a JOIN courses c ON c.id = a.course_id JOIN users u ON u.id = a.user_id";
 
-fn application(row: &Row) -> Value {
-    json!({
-        "id": row.get::<_, Uuid>("id"),
-        "course": {"id": row.get::<_, Uuid>("course_id"), "title": row.get::<_, String>("course_title")},
-        "user": {"id": row.get::<_, Uuid>("user_id"), "name": row.get::<_, String>("user_name"),
-                 "email": row.get::<_, String>("user_email")},
-        "message": row.get::<_, Option<String>>("message"),
-        "status": row.get::<_, String>("status"),
-        "decidedAt": row.get::<_, Option<DateTime<Utc>>>("decided_at"),
-        "createdAt": row.get::<_, DateTime<Utc>>("created_at"),
-    })
+/// Where an application stands.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum ApplicationStatus {
+    Pending,
+    Approved,
+    Rejected,
 }
 
-async fn find(client: &impl GenericClient, id: Uuid) -> AppResult<Option<Value>> {
+/// An admin's decision on an application.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum ApplicationDecision {
+    Approved,
+    Rejected,
+}
+
+/// An application to a course.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct CourseApplication {
+    id: Uuid,
+    course: AppliedCourse,
+    user: Applicant,
+    #[schema(required = true)]
+    message: Option<String>,
+    #[schema(value_type = ApplicationStatus)]
+    status: String,
+    /// When an admin last decided; null while pending.
+    #[schema(required = true)]
+    decided_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+/// The course applied to.
+#[derive(Serialize, ToSchema)]
+struct AppliedCourse {
+    id: Uuid,
+    title: String,
+}
+
+/// Who applied.
+#[derive(Serialize, ToSchema)]
+struct Applicant {
+    id: Uuid,
+    name: String,
+    email: String,
+}
+
+/// `data` of an answer about one application.
+#[derive(Serialize, ToSchema)]
+struct OneApplication {
+    application: CourseApplication,
+}
+
+fn application(row: &Row) -> CourseApplication {
+    CourseApplication {
+        id: row.get("id"),
+        course: AppliedCourse {
+            id: row.get("course_id"),
+            title: row.get("course_title"),
+        },
+        user: Applicant {
+            id: row.get("user_id"),
+            name: row.get("user_name"),
+            email: row.get("user_email"),
+        },
+        message: row.get("message"),
+        status: row.get("status"),
+        decided_at: row.get("decided_at"),
+        created_at: row.get("created_at"),
+    }
+}
+
+async fn find(client: &impl GenericClient, id: Uuid) -> AppResult<Option<CourseApplication>> {
     let row = client
         .query_opt(&format!("{SELECT} WHERE a.id = $1"), &[&id])
         .await?;
     Ok(row.as_ref().map(application))
+}
+
+/// The application just written in this transaction (its row is there, and locked).
+async fn written(client: &impl GenericClient, id: Uuid) -> AppResult<CourseApplication> {
+    find(client, id).await?.ok_or_else(|| {
+        AppError::internal(anyhow::anyhow!("application {id} is gone after its write"))
+    })
 }
 
 /// Approved applications of a course and its seats, the course row locked; 404 for no such
@@ -78,11 +149,24 @@ async fn seats_locked(
     Ok((approved, i64::from(row.get::<_, i32>(0))))
 }
 
-#[derive(Deserialize)]
+/// An application to a course.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = CourseApplicationBody)]
 struct ApplyBody {
+    /// Up to 2000 characters; blank is none.
+    #[schema(max_length = 2000)]
     message: Option<String>,
 }
 
+/// Applies to an active course with seats left, once per course (anyone signed in).
+#[utoipa::path(
+    request_body = ApplyBody,
+    responses(
+        (status = 201, body = Success<OneApplication>, description = "The application, pending"),
+        (status = 409, body = FailureBody, description = "The course is full, or the caller applied already"),
+    ),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/courses/{id}/apply")]
 async fn apply(
     state: web::Data<AppState>,
@@ -105,30 +189,27 @@ async fn apply(
         )
         .await?
         .get(0);
-    let created = find(&tx, id).await?;
+    let application = written(&tx, id).await?;
     tx.commit().await?;
     Ok(envelope::created(
         "Application sent",
-        json!({ "application": created }),
+        OneApplication { application },
     ))
 }
 
-#[derive(Deserialize)]
-struct PageOnly {
-    page: Option<String>,
-    limit: Option<String>,
-}
-
+/// The caller's own course applications, newest first (anyone signed in).
+#[utoipa::path(
+    params(PageQuery),
+    responses((status = 200, body = Success<Paginated<CourseApplication>>, description = "A page of applications")),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/course-applications/my")]
 async fn mine(
     state: web::Data<AppState>,
     caller: SignedIn,
-    query: web::Query<PageOnly>,
+    query: web::Query<PageQuery>,
 ) -> AppResult<HttpResponse> {
-    let page = Page::parse(&PageQuery {
-        page: query.page.clone(),
-        limit: query.limit.clone(),
-    })?;
+    let page = Page::parse(&query)?;
     let client = state.db.get().await?;
     let listing = Listing {
         count_from: "course_applications a",
@@ -142,15 +223,30 @@ async fn mine(
 
 const STATUSES: [&str; 3] = ["pending", "approved", "rejected"];
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only this course's applications.
     course_id: Option<Uuid>,
+    /// Only applications in this state: `pending`, `approved` or `rejected` (blank is any).
+    #[param(value_type = Option<String>, pattern = r"^\s*(pending|approved|rejected)?\s*$")]
     status: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1_000_000_000)]
     page: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
 }
 
+/// Applications, oldest first, of a course or in a state or all (admins).
+#[utoipa::path(
+    params(ListQuery),
+    responses(
+        (status = 200, body = Success<Paginated<CourseApplication>>, description = "A page of applications"),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+    ),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/course-applications")]
 async fn list(
     state: web::Data<AppState>,
@@ -195,12 +291,26 @@ async fn list(
     Ok(envelope::ok("Applications", items))
 }
 
-#[derive(Deserialize)]
+/// An admin's decision on an application.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = CourseApplicationDecision)]
 struct DecisionBody {
     #[serde(default)]
+    #[schema(value_type = ApplicationDecision, required = true)]
     status: String,
 }
 
+/// Approves or rejects an application within the course's seats, notifying the applicant (admins).
+#[utoipa::path(
+    request_body = DecisionBody,
+    params(("id" = Uuid, Path, description = "The application")),
+    responses(
+        (status = 200, body = Success<OneApplication>, description = "The application as decided"),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+        (status = 409, body = FailureBody, description = "The application is in that state already, or the course's seats are all taken"),
+    ),
+    security(("bearer" = []))
+)]
 #[put("/api/v1/course-applications/{id}/status")]
 async fn decide(
     state: web::Data<AppState>,
@@ -221,11 +331,7 @@ async fn decide(
     let current = find(&tx, id)
         .await?
         .ok_or_else(|| input::not_found("application"))?;
-    let course: Uuid = current["course"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .parse()
-        .map_err(AppError::internal)?;
+    let course = current.course.id;
     // The course's row first: concurrent approvals count the seats one after another.
     let (approved, seats) = seats_locked(&tx, course, false).await?;
     let status: String = tx
@@ -252,12 +358,8 @@ async fn decide(
     let application = find(&tx, id)
         .await?
         .ok_or_else(|| input::not_found("application"))?;
-    let applicant: Uuid = application["user"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .parse()
-        .map_err(AppError::internal)?;
-    let title = application["course"]["title"].as_str().unwrap_or_default();
+    let applicant = application.user.id;
+    let title = &application.course.title;
     let (kind, headline) = if decision == "approved" {
         (
             "course_application_approved",
@@ -285,6 +387,6 @@ async fn decide(
     tx.commit().await?;
     Ok(envelope::ok(
         "Decision recorded",
-        json!({ "application": application }),
+        OneApplication { application },
     ))
 }

@@ -3,21 +3,22 @@
 use actix_web::{delete, get, post, put, web, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::GenericClient;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tokio_postgres::Row;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{cache, catalog_changed, input};
 use crate::auth::{Admin, MaybeSignedIn};
-use crate::error::{AppError, AppResult};
-use crate::http::envelope;
+use crate::error::{AppError, AppResult, FailureBody};
+use crate::http::envelope::{self, Deleted, Success};
 use crate::http::validation::Validation;
 use crate::state::AppState;
 
 /// This module's operations in the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(list, one, create, update, remove))]
 pub struct ApiDoc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -34,28 +35,82 @@ const SELECT: &str = "SELECT c.id, c.title, c.description, c.price, c.starts_on,
             AS seats_taken
      FROM courses c";
 
-fn course(row: &Row) -> Value {
-    json!({
-        "id": row.get::<_, Uuid>("id"),
-        "title": row.get::<_, String>("title"),
-        "description": row.get::<_, Option<String>>("description"),
-        "price": row.get::<_, i64>("price"),
-        "startsOn": row.get::<_, NaiveDate>("starts_on"),
-        "seats": row.get::<_, i32>("seats"),
-        "seatsTaken": row.get::<_, i64>("seats_taken"),
-        "isActive": row.get::<_, bool>("is_active"),
-        "createdAt": row.get::<_, DateTime<Utc>>("created_at"),
-        "updatedAt": row.get::<_, DateTime<Utc>>("updated_at"),
-    })
+/// A course, with the seats its approved applications take.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Course {
+    id: Uuid,
+    title: String,
+    #[schema(required = true)]
+    description: Option<String>,
+    /// In the currency's smallest unit.
+    price: i64,
+    starts_on: NaiveDate,
+    seats: i32,
+    /// Approved applications.
+    seats_taken: i64,
+    /// Inactive courses are shown to admins only.
+    is_active: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
 }
 
-pub async fn find(client: &impl GenericClient, id: Uuid) -> AppResult<Option<Value>> {
+/// `data` of an answer about one course.
+#[derive(Serialize, ToSchema)]
+struct OneCourse {
+    course: Course,
+}
+
+/// `data` of the list of courses (all of them, not paged).
+#[derive(Serialize, ToSchema)]
+struct CourseList {
+    items: Vec<Course>,
+}
+
+fn course(row: &Row) -> Course {
+    Course {
+        id: row.get("id"),
+        title: row.get("title"),
+        description: row.get("description"),
+        price: row.get("price"),
+        starts_on: row.get("starts_on"),
+        seats: row.get("seats"),
+        seats_taken: row.get("seats_taken"),
+        is_active: row.get("is_active"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+    }
+}
+
+/// `data` as the cache keeps it.
+fn cached(data: impl Serialize) -> AppResult<Value> {
+    serde_json::to_value(data).map_err(AppError::internal)
+}
+
+pub async fn find(client: &impl GenericClient, id: Uuid) -> AppResult<Option<Course>> {
     let row = client
         .query_opt(&format!("{SELECT} WHERE c.id = $1"), &[&id])
         .await?;
     Ok(row.as_ref().map(course))
 }
 
+/// The course just written in this transaction (its row is there, and locked).
+async fn written(client: &impl GenericClient, id: Uuid) -> AppResult<Course> {
+    find(client, id)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("course {id} is gone after its write")))
+}
+
+/// The active courses by start (public; admins see the inactive ones too).
+#[utoipa::path(
+    responses((
+        status = 200,
+        body = Success<CourseList>,
+        description = "Every course the caller may see",
+        headers(("X-Cache" = String, description = "`hit` or `miss`: whether the cache answered")),
+    )),
+    security((), ("bearer" = []))
+)]
 #[get("/api/v1/courses")]
 async fn list(state: web::Data<AppState>, caller: MaybeSignedIn) -> AppResult<HttpResponse> {
     let admin = caller.is_admin();
@@ -67,7 +122,9 @@ async fn list(state: web::Data<AppState>, caller: MaybeSignedIn) -> AppResult<Ht
                 &[&admin],
             )
             .await?;
-        Ok(json!({ "items": rows.iter().map(course).collect::<Vec<_>>() }))
+        cached(CourseList {
+            items: rows.iter().map(course).collect(),
+        })
     };
     if admin {
         return Ok(cache::uncached("Courses", load.await?));
@@ -75,6 +132,16 @@ async fn list(state: web::Data<AppState>, caller: MaybeSignedIn) -> AppResult<Ht
     cache::read(&state, "courses", "Courses", load).await
 }
 
+/// One course (public if active; admins see inactive ones too).
+#[utoipa::path(
+    responses((
+        status = 200,
+        body = Success<OneCourse>,
+        description = "The course",
+        headers(("X-Cache" = String, description = "`hit` or `miss`: whether the cache answered")),
+    )),
+    security((), ("bearer" = []))
+)]
 #[get("/api/v1/courses/{id}")]
 async fn one(
     state: web::Data<AppState>,
@@ -87,9 +154,9 @@ async fn one(
         let client = state.db.get().await?;
         let course = find(&client, id)
             .await?
-            .filter(|course| admin || course["isActive"] == true)
+            .filter(|course| admin || course.is_active)
             .ok_or_else(|| input::not_found("course"))?;
-        Ok(json!({ "course": course }))
+        cached(OneCourse { course })
     };
     if admin {
         return Ok(cache::uncached("Course", load.await?));
@@ -97,14 +164,47 @@ async fn one(
     cache::read(&state, &format!("course:{id}"), "Course", load).await
 }
 
-#[derive(Deserialize)]
+/// The fields of a course to change; those left out (or null) stay as they are.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = CourseChanges)]
 struct CourseBody {
+    /// 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     title: Option<String>,
+    /// Up to 5000 characters; blank leaves it as it is.
+    #[schema(max_length = 5000)]
     description: Option<String>,
+    /// In the currency's smallest unit: 0 to 10^12.
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
     price: Option<i64>,
     starts_on: Option<NaiveDate>,
+    /// 1 to 10000, and not fewer than the applications approved.
+    #[schema(minimum = 1, maximum = 10_000)]
     seats: Option<i32>,
+    is_active: Option<bool>,
+}
+
+// Only describes the body: `create` reads it as a `CourseBody` and requires these fields of it.
+/// A course to create.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct NewCourse {
+    /// 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    title: String,
+    /// Up to 5000 characters; blank is none.
+    #[schema(max_length = 5000)]
+    description: Option<String>,
+    /// In the currency's smallest unit: 0 to 10^12.
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
+    price: i64,
+    starts_on: NaiveDate,
+    /// 1 to 10000.
+    #[schema(minimum = 1, maximum = 10_000)]
+    seats: i32,
+    /// Active unless `false`.
     is_active: Option<bool>,
 }
 
@@ -115,6 +215,15 @@ fn seats(value: i32) -> AppResult<i32> {
     Ok(value)
 }
 
+/// Creates a course (admins).
+#[utoipa::path(
+    request_body = NewCourse,
+    responses(
+        (status = 201, body = Success<OneCourse>, description = "The course"),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+    ),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/courses")]
 async fn create(
     state: web::Data<AppState>,
@@ -161,14 +270,21 @@ async fn create(
         .await?
         .get(0);
     catalog_changed(&tx, "course", id, "created").await?;
-    let created = find(&tx, id).await?;
+    let course = written(&tx, id).await?;
     tx.commit().await?;
-    Ok(envelope::created(
-        "Course created",
-        json!({ "course": created }),
-    ))
+    Ok(envelope::created("Course created", OneCourse { course }))
 }
 
+/// Changes a course (admins).
+#[utoipa::path(
+    request_body = CourseBody,
+    responses(
+        (status = 200, body = Success<OneCourse>, description = "The course as it is now"),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+        (status = 409, body = FailureBody, description = "Fewer seats than applications approved"),
+    ),
+    security(("bearer" = []))
+)]
 #[put("/api/v1/courses/{id}")]
 async fn update(
     state: web::Data<AppState>,
@@ -223,11 +339,19 @@ async fn update(
     )
     .await?;
     catalog_changed(&tx, "course", id, "updated").await?;
-    let updated = find(&tx, id).await?;
+    let course = written(&tx, id).await?;
     tx.commit().await?;
-    Ok(envelope::ok("Course updated", json!({ "course": updated })))
+    Ok(envelope::ok("Course updated", OneCourse { course }))
 }
 
+/// Deletes a course and its applications (admins).
+#[utoipa::path(
+    responses(
+        (status = 200, body = Success<Deleted>, description = "The course is gone"),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+    ),
+    security(("bearer" = []))
+)]
 #[delete("/api/v1/courses/{id}")]
 async fn remove(
     state: web::Data<AppState>,
@@ -246,5 +370,5 @@ async fn remove(
     }
     catalog_changed(&tx, "course", id, "deleted").await?;
     tx.commit().await?;
-    Ok(envelope::ok("Course deleted", json!({ "id": id })))
+    Ok(envelope::ok("Course deleted", Deleted { id }))
 }

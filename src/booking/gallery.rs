@@ -2,22 +2,22 @@
 
 use actix_web::{delete, get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::input;
 use crate::auth::Admin;
-use crate::error::AppResult;
-use crate::http::envelope;
-use crate::http::pagination::{page_of, Listing, Page, PageQuery};
+use crate::error::{AppResult, FailureBody};
+use crate::http::envelope::{self, Deleted, Success};
+use crate::http::pagination::{page_of, Listing, Page, PageQuery, Paginated};
 use crate::http::validation::Validation;
 use crate::state::AppState;
 
 /// This module's operations in the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(list, create, remove))]
 pub struct ApiDoc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -26,26 +26,60 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 const COLUMNS: &str = "id, image_url, caption, expert_id, service_id, created_at";
 
-fn image(row: &Row) -> Value {
-    json!({
-        "id": row.get::<_, Uuid>("id"),
-        "imageUrl": row.get::<_, String>("image_url"),
-        "caption": row.get::<_, Option<String>>("caption"),
-        "expertId": row.get::<_, Option<Uuid>>("expert_id"),
-        "serviceId": row.get::<_, Option<Uuid>>("service_id"),
-        "createdAt": row.get::<_, DateTime<Utc>>("created_at"),
-    })
+/// An image of the gallery.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct GalleryImage {
+    id: Uuid,
+    /// An absolute http(s) URL.
+    image_url: String,
+    #[schema(required = true)]
+    caption: Option<String>,
+    /// The expert it shows, if any.
+    #[schema(required = true)]
+    expert_id: Option<Uuid>,
+    /// The service it shows, if any.
+    #[schema(required = true)]
+    service_id: Option<Uuid>,
+    created_at: DateTime<Utc>,
 }
 
-#[derive(Deserialize)]
+/// `data` of an answer about one image.
+#[derive(Serialize, ToSchema)]
+struct OneGalleryImage {
+    image: GalleryImage,
+}
+
+fn image(row: &Row) -> GalleryImage {
+    GalleryImage {
+        id: row.get("id"),
+        image_url: row.get("image_url"),
+        caption: row.get("caption"),
+        expert_id: row.get("expert_id"),
+        service_id: row.get("service_id"),
+        created_at: row.get("created_at"),
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only images of this expert.
     expert_id: Option<Uuid>,
+    /// Only images of this service.
     service_id: Option<Uuid>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1_000_000_000)]
     page: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
 }
 
+/// The gallery's images, newest first, of an expert or a service or all (public).
+#[utoipa::path(
+    params(ListQuery),
+    responses((status = 200, body = Success<Paginated<GalleryImage>>, description = "A page of images"))
+)]
 #[get("/api/v1/gallery")]
 async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> AppResult<HttpResponse> {
     let page = Page::parse(&PageQuery {
@@ -72,15 +106,38 @@ async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> AppRe
     Ok(envelope::ok("Gallery", items))
 }
 
-#[derive(Deserialize)]
+/// An image to add to the gallery.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ImageBody {
+    /// An absolute http(s) URL of up to 2000 characters, without spaces.
+    #[schema(
+        value_type = String,
+        required = true,
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"^\s*[Hh][Tt][Tt][Pp][Ss]?://[^/\s]\S*\s*$"
+    )]
     image_url: Option<String>,
+    /// Up to 500 characters; blank is none.
+    #[schema(max_length = 500)]
     caption: Option<String>,
+    /// An expert the image shows.
     expert_id: Option<Uuid>,
+    /// A service the image shows.
     service_id: Option<Uuid>,
 }
 
+/// Adds an image to the gallery (admins).
+#[utoipa::path(
+    request_body = ImageBody,
+    responses(
+        (status = 201, body = Success<OneGalleryImage>, description = "The image"),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+        (status = 404, body = FailureBody, description = "No such expert or service"),
+    ),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/gallery")]
 async fn create(
     state: web::Data<AppState>,
@@ -121,10 +178,18 @@ async fn create(
         .await?;
     Ok(envelope::created(
         "Image added",
-        json!({ "image": image(&row) }),
+        OneGalleryImage { image: image(&row) },
     ))
 }
 
+/// Removes an image from the gallery (admins).
+#[utoipa::path(
+    responses(
+        (status = 200, body = Success<Deleted>, description = "The image is gone"),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+    ),
+    security(("bearer" = []))
+)]
 #[delete("/api/v1/gallery/{id}")]
 async fn remove(
     state: web::Data<AppState>,
@@ -140,5 +205,5 @@ async fn remove(
     {
         return Err(input::not_found("image"));
     }
-    Ok(envelope::ok("Image deleted", json!({ "id": id })))
+    Ok(envelope::ok("Image deleted", Deleted { id }))
 }

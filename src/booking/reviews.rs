@@ -5,21 +5,21 @@
 use actix_web::{delete, get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{catalog_changed, input};
 use crate::auth::SignedIn;
-use crate::error::{AppError, AppResult};
-use crate::http::envelope;
-use crate::http::pagination::{page_of, Listing, Page, PageQuery};
+use crate::error::{AppError, AppResult, FailureBody};
+use crate::http::envelope::{self, Deleted, Success};
+use crate::http::pagination::{page_of, Listing, Page, PageQuery, Paginated};
 use crate::state::AppState;
 
 /// This module's operations in the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(create, list, remove))]
 pub struct ApiDoc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -30,16 +30,46 @@ const SELECT: &str = "SELECT r.id, r.rating, r.comment, u.name AS user_name, r.e
         r.service_id, r.created_at
      FROM reviews r JOIN users u ON u.id = r.user_id";
 
-fn review(row: &Row) -> Value {
-    json!({
-        "id": row.get::<_, Uuid>("id"),
-        "rating": row.get::<_, i16>("rating"),
-        "comment": row.get::<_, Option<String>>("comment"),
-        "user": {"name": row.get::<_, String>("user_name")},
-        "expertId": row.get::<_, Uuid>("expert_id"),
-        "serviceId": row.get::<_, Uuid>("service_id"),
-        "createdAt": row.get::<_, DateTime<Utc>>("created_at"),
-    })
+/// A review, as anyone may read it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Review {
+    id: Uuid,
+    /// 1 to 5.
+    #[schema(minimum = 1, maximum = 5)]
+    rating: i16,
+    #[schema(required = true)]
+    comment: Option<String>,
+    user: Reviewer,
+    expert_id: Uuid,
+    service_id: Uuid,
+    created_at: DateTime<Utc>,
+}
+
+/// Who wrote a review: only their name is shown.
+#[derive(Serialize, ToSchema)]
+struct Reviewer {
+    name: String,
+}
+
+/// `data` of an answer about one review.
+#[derive(Serialize, ToSchema)]
+struct OneReview {
+    review: Review,
+}
+
+fn review(row: &Row) -> Review {
+    Review {
+        id: row.get("id"),
+        rating: row.get("rating"),
+        comment: row.get("comment"),
+        user: Reviewer {
+            name: row.get("user_name"),
+        },
+        expert_id: row.get("expert_id"),
+        service_id: row.get("service_id"),
+        created_at: row.get("created_at"),
+    }
 }
 
 /// Recomputes the expert's rating and count from the rows; call holding the expert's row lock.
@@ -86,14 +116,31 @@ pub async fn lock_experts_reviewed_by(
     Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
-#[derive(Deserialize)]
+/// A review of one of the caller's completed appointments.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ReviewBody {
+    /// A completed appointment of the caller's, not reviewed yet.
+    #[schema(value_type = Uuid, required = true)]
     appointment_id: Option<Uuid>,
+    /// 1 to 5.
+    #[schema(value_type = i16, required = true, minimum = 1, maximum = 5)]
     rating: Option<i16>,
+    /// Up to 2000 characters; blank is none.
+    #[schema(max_length = 2000)]
     comment: Option<String>,
 }
 
+/// Reviews a completed appointment of the caller's own, once; the expert's rating follows.
+#[utoipa::path(
+    request_body = ReviewBody,
+    responses(
+        (status = 201, body = Success<OneReview>, description = "The review"),
+        (status = 404, body = FailureBody, description = "No such appointment of the caller's"),
+        (status = 409, body = FailureBody, description = "The appointment is not completed, or was reviewed already"),
+    ),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/reviews")]
 async fn create(
     state: web::Data<AppState>,
@@ -157,19 +204,31 @@ async fn create(
     tx.commit().await?;
     Ok(envelope::created(
         "Thank you for your review",
-        json!({ "review": review(&row) }),
+        OneReview {
+            review: review(&row),
+        },
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only this expert's reviews.
     expert_id: Option<Uuid>,
+    /// Only this service's reviews.
     service_id: Option<Uuid>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1_000_000_000)]
     page: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
 }
 
+/// Reviews, newest first, of an expert or a service or all (public).
+#[utoipa::path(
+    params(ListQuery),
+    responses((status = 200, body = Success<Paginated<Review>>, description = "A page of reviews"))
+)]
 #[get("/api/v1/reviews")]
 async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> AppResult<HttpResponse> {
     let page = Page::parse(&PageQuery {
@@ -196,6 +255,14 @@ async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> AppRe
     Ok(envelope::ok("Reviews", items))
 }
 
+/// Deletes a review (its author or an admin); the expert's rating follows.
+#[utoipa::path(
+    responses(
+        (status = 200, body = Success<Deleted>, description = "The review is gone"),
+        (status = 403, body = FailureBody, description = "Neither the review's author nor an admin"),
+    ),
+    security(("bearer" = []))
+)]
 #[delete("/api/v1/reviews/{id}")]
 async fn remove(
     state: web::Data<AppState>,
@@ -229,5 +296,5 @@ async fn remove(
     }
     rerate(&tx, expert).await?;
     tx.commit().await?;
-    Ok(envelope::ok("Review deleted", json!({ "id": id })))
+    Ok(envelope::ok("Review deleted", Deleted { id }))
 }
