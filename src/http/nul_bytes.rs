@@ -1,6 +1,9 @@
 //! PostgreSQL cannot store a NUL character in text, so a NUL anywhere in a request's input (a
 //! query parameter, the path, or a string or key of a JSON body) is refused up front with 400
 //! naming where it was, before any handler runs, instead of failing deep in a query with 500.
+//!
+//! The same pass refuses a JSON body that is not an object: every body the API takes is one, and
+//! serde would otherwise read a struct from an array (`[null, null]` as `{name: null, …}`).
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -12,6 +15,14 @@ use serde_json::Value;
 use crate::error::AppError;
 
 const REFUSAL: &str = "Text must not contain NUL characters";
+const NOT_AN_OBJECT: &str = "The body must be a JSON object";
+
+/// A body whose first token opens an array. (Other non-objects fail in the extractor.)
+fn is_an_array(body: &[u8]) -> bool {
+    body.iter()
+        .find(|byte| !byte.is_ascii_whitespace())
+        .is_some_and(|byte| *byte == b'[')
+}
 
 /// The query parameter whose value or name carries an encoded NUL.
 fn nul_in_query(query: &str) -> Option<String> {
@@ -75,6 +86,12 @@ pub async fn refuse(
             Err(error) => return Ok(req.error_response(error).map_into_right_body()),
         };
         // A NUL can only be written `\u0000` in JSON; a false alarm (`\\u0000`) is parsed away.
+        if is_an_array(&body) {
+            let error = AppError::invalid("body", NOT_AN_OBJECT);
+            return Ok(req
+                .into_response(error.error_response())
+                .map_into_right_body());
+        }
         if memchr::memmem::find(&body, b"\\u0000").is_some() {
             if let Ok(value) = serde_json::from_slice::<Value>(&body) {
                 field = nul_in_json(&value, "");

@@ -178,3 +178,32 @@ async fn a_batch_that_fails_shows_no_internal_error_text() {
         assert!(!failure.contains(internal), "{failure}");
     }
 }
+
+/// serde reads a struct from a JSON array too (`[null, null]` is `{name: null, code: null}`):
+/// schemathesis found an update that "succeeded" with one. Every body the API takes is an object.
+#[actix_web::test]
+async fn a_body_that_is_not_a_json_object_is_a_400_and_changes_nothing() {
+    let app = spawn_app().await;
+    let board = dashboard(&app, &["one.com"]).await;
+    let brand = format!("/api/v1/brands/{}", board.brand_id);
+    let domain = format!("/api/v1/domains/{}", board.domains[0].0);
+    let client = app.db.get().await.unwrap();
+    let snapshot = "SELECT count(*)::text || ' ' || max(updated_at)::text FROM brands";
+    let before: String = client.query_one(snapshot, &[]).await.unwrap().get(0);
+    for body in [json!([null, null]), json!(["Renamed", "RN"]), json!([])] {
+        for (method, path) in [
+            (Method::PUT, brand.as_str()),
+            (Method::PUT, domain.as_str()),
+            (Method::PUT, "/api/v1/profile"),
+            (Method::POST, "/api/v1/brands"),
+        ] {
+            let (status, answer) = app
+                .send_as(method.clone(), path, &board.admin, Some(&body))
+                .await;
+            assert_eq!(status, 400, "{method} {path} {body}: {answer}");
+            assert_eq!(answer["errors"][0]["field"], "body", "{answer}");
+        }
+    }
+    let after: String = client.query_one(snapshot, &[]).await.unwrap().get(0);
+    assert_eq!(before, after, "nothing created or changed");
+}
