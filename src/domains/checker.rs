@@ -7,20 +7,21 @@ use std::pin::Pin;
 use actix_web::{get, post, web, FromRequest, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::openapi::schema::Object;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::model::NawalaStatus;
+use super::model::{text_choices, NawalaStatus};
 use super::{nawala_updated, Nawala};
 use crate::auth::extractor::bearer;
 use crate::auth::secrets::digest;
-use crate::error::{AppError, AppResult};
-use crate::http::envelope;
+use crate::error::{AppError, AppResult, FailureBody};
+use crate::http::envelope::{self, Success};
 use crate::state::AppState;
 
 /// This module's operations in the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(list_urls, update_url))]
 pub struct ApiDoc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -93,15 +94,28 @@ impl FromRequest for SeedChecker {
 }
 
 /// One entry of `GET /api/urls`, named as seed 001's checker reads it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = CheckerUrl)]
 struct Url {
+    /// The domain's id, to report its status with.
     id: Uuid,
+    /// The brand's name.
     brand: String,
+    /// The domain name.
     #[serde(rename = "Domain")]
     domain: String,
+    /// The domain's note.
+    #[schema(required = true)]
     noto: Option<String>,
 }
 
+/// Every domain, oldest first, as seed 001's checker reads it, outside the envelope (checkers).
+///
+/// A checker key is required unless `checker.require_key` is off.
+#[utoipa::path(
+    responses((status = 200, body = Vec<Url>, description = "Every domain, as a bare array")),
+    security(("checkerKey" = []), ())
+)]
 #[get("/api/urls")]
 async fn list_urls(state: web::Data<AppState>, _: SeedChecker) -> AppResult<HttpResponse> {
     let client = state.db.get().await?;
@@ -124,18 +138,53 @@ async fn list_urls(state: web::Data<AppState>, _: SeedChecker) -> AppResult<Http
     Ok(HttpResponse::Ok().json(urls))
 }
 
-#[derive(Deserialize)]
+fn verdict_schema() -> Object {
+    text_choices(
+        "`blocked` (on the Nawala list) or `accessible`",
+        &["blocked", "accessible"],
+    )
+}
+
+/// What the checker found.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = CheckerScanResult)]
 struct ScanResult {
+    #[schema(schema_with = verdict_schema, required = true)]
     status: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// One domain's status, as seed 001's checker reports it.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = CheckerUrlUpdate)]
 struct UpdateBody {
+    /// The domain's id from `GET /api/urls`.
+    #[schema(value_type = Uuid)]
     id: Option<String>,
+    #[schema(value_type = ScanResult)]
     scan_result: Option<ScanResult>,
 }
 
+/// `data` of a reported status: the domain's status as it now stands.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct StatusUpdated {
+    domain_id: Uuid,
+    nawala: Nawala,
+}
+
+/// Records one domain's status as seed 001's checker found it (checkers).
+///
+/// A checker key is required unless `checker.require_key` is off. The result is kept in the
+/// domain's history.
+#[utoipa::path(
+    request_body = UpdateBody,
+    responses(
+        (status = 200, body = Success<StatusUpdated>, description = "The domain's new status"),
+        (status = 404, body = FailureBody, description = "No domain has this id"),
+    ),
+    security(("checkerKey" = []), ())
+)]
 #[post("/api/urls/update")]
 async fn update_url(
     state: web::Data<AppState>,
@@ -185,6 +234,9 @@ async fn update_url(
     tx.commit().await?;
     Ok(envelope::ok(
         "Status updated",
-        json!({ "domainId": id, "nawala": nawala }),
+        StatusUpdated {
+            domain_id: id,
+            nawala,
+        },
     ))
 }

@@ -4,19 +4,35 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::openapi::schema::Object;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::model::text_choices;
 use crate::error::AppResult;
 use crate::http::pagination::Page;
 
-#[derive(Debug, Serialize)]
+fn status_schema() -> Object {
+    text_choices(
+        "`blocked`, `accessible` or `error`, as the checker reported it",
+        &["blocked", "accessible", "error"],
+    )
+}
+
+/// One result the checker reported for a domain.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScanResult {
     pub id: i64,
     /// `blocked`, `accessible` or `error`, as the checker reported it.
+    #[schema(schema_with = status_schema)]
     pub status: String,
     pub checked_at: DateTime<Utc>,
+    /// What the checker sent along with the result, as it sent it.
+    #[schema(value_type = Option<Value>, required = true)]
     pub detail: Option<Value>,
+    /// The scan batch that brought it; `null` for a result sent to `POST /api/urls/update`.
+    #[schema(required = true)]
     pub batch_id: Option<Uuid>,
 }
 

@@ -4,20 +4,20 @@
 use actix_web::{delete, get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use tokio_postgres::Row;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::secrets::{digest, random_token};
 use crate::auth::Admin;
-use crate::error::{AppError, AppResult};
-use crate::http::envelope;
+use crate::error::{AppError, AppResult, FailureBody};
+use crate::http::envelope::{self, Success};
 use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::state::AppState;
 
 /// This module's operations in the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(create_key, list_keys, revoke_key))]
 pub struct ApiDoc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -29,13 +29,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// Marks a string as a checker key, so a leaked one is recognisable.
 const KEY_PREFIX: &str = "hubck_";
 
-#[derive(Serialize)]
+/// A checker key as listed: never the key itself.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CheckerKey {
     id: Uuid,
     name: String,
     created_at: DateTime<Utc>,
+    /// Updated at most once a minute.
+    #[schema(required = true)]
     last_used_at: Option<DateTime<Utc>>,
+    /// `null` while the key works.
+    #[schema(required = true)]
     revoked_at: Option<DateTime<Utc>>,
 }
 
@@ -51,16 +56,45 @@ impl CheckerKey {
     }
 }
 
-#[derive(Deserialize)]
-struct CreateBody {
+/// A checker key to issue.
+#[derive(Deserialize, ToSchema)]
+struct NewCheckerKey {
+    /// What the key is for: 1 to 100 characters, not only spaces.
+    #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"\S")]
     name: Option<String>,
 }
 
+/// `data` of a new checker key: the only answer that holds the key.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct IssuedCheckerKey {
+    id: Uuid,
+    name: String,
+    /// `hubck_…`: send it in `X-Api-Key`. It is not stored, and not shown again.
+    key: String,
+    created_at: DateTime<Utc>,
+}
+
+/// `data` of an answer about one checker key.
+#[derive(Serialize, ToSchema)]
+struct OneCheckerKey {
+    key: CheckerKey,
+}
+
+/// Issues a checker key, shown only in this answer (admins).
+#[utoipa::path(
+    request_body = NewCheckerKey,
+    responses(
+        (status = 201, body = Success<IssuedCheckerKey>, description = "The key, shown this once"),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+    ),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/checker-keys")]
 async fn create_key(
     state: web::Data<AppState>,
     Admin(caller): Admin,
-    body: web::Json<CreateBody>,
+    body: web::Json<NewCheckerKey>,
 ) -> AppResult<HttpResponse> {
     let name = body.name.as_deref().map(str::trim).unwrap_or_default();
     if name.is_empty() || name.chars().count() > 100 {
@@ -78,14 +112,26 @@ async fn create_key(
             &[&name, &digest(&key), &caller.id],
         )
         .await?;
-    let id: Uuid = row.get("id");
-    let created_at: DateTime<Utc> = row.get("created_at");
     Ok(envelope::created(
         "Checker key created; it is shown only this once",
-        json!({ "id": id, "name": name, "key": key, "createdAt": created_at }),
+        IssuedCheckerKey {
+            id: row.get("id"),
+            name: name.to_owned(),
+            key,
+            created_at: row.get("created_at"),
+        },
     ))
 }
 
+/// Checker keys, newest first, revoked ones included (admins).
+#[utoipa::path(
+    params(PageQuery),
+    responses(
+        (status = 200, body = Success<Paginated<CheckerKey>>, description = "One page of keys"),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+    ),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/checker-keys")]
 async fn list_keys(
     state: web::Data<AppState>,
@@ -111,6 +157,14 @@ async fn list_keys(
     ))
 }
 
+/// Revokes a checker key at once; revoking it again changes nothing (admins).
+#[utoipa::path(
+    responses(
+        (status = 200, body = Success<OneCheckerKey>, description = "The key, revoked"),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+    ),
+    security(("bearer" = []))
+)]
 #[delete("/api/v1/checker-keys/{id}")]
 async fn revoke_key(
     state: web::Data<AppState>,
@@ -127,6 +181,8 @@ async fn revoke_key(
         .ok_or_else(|| AppError::not_found("No such checker key"))?;
     Ok(envelope::ok(
         "Checker key revoked",
-        json!({ "key": CheckerKey::from_row(&row) }),
+        OneCheckerKey {
+            key: CheckerKey::from_row(&row),
+        },
     ))
 }

@@ -3,8 +3,19 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::Row;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use utoipa::ToSchema;
 use uuid::Uuid;
+
+/// The schema of a text field read as text and matched by hand against `values` (the handler's
+/// own list, so the document says exactly what it takes).
+pub fn text_choices(description: &str, values: &[&str]) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .enum_values(Some(values.iter().copied()))
+        .build()
+}
 
 /// A domain's place on the Nawala list: `"ada"` (blocked), `"tidak ada"` (accessible).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -37,9 +48,16 @@ impl NawalaStatus {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Nawala {
+    #[schema(required = true)]
     pub status: Option<NawalaStatus>,
+    /// `scan_<milliseconds>` of the check that set the status.
+    #[schema(required = true)]
     pub blocked_id: Option<String>,
+    /// When the domain was last checked.
+    #[schema(required = true)]
     pub last_checked: Option<DateTime<Utc>>,
+    /// Since when the domain has had its status.
+    #[schema(required = true)]
     pub since: Option<DateTime<Utc>>,
 }
 
@@ -56,6 +74,7 @@ pub struct Domain {
     pub id: Uuid,
     pub domain: String,
     pub brand: BrandRef,
+    #[schema(required = true)]
     pub note: Option<String>,
     pub nawala: Nawala,
     pub created_at: DateTime<Utc>,

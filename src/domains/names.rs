@@ -3,7 +3,35 @@
 
 use std::fmt;
 
+use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
+
 use crate::error::AppError;
+
+/// The names [`DomainName::parse`] takes, as a schema: letters, digits and `-` in labels of 1 to 63
+/// characters, at least two labels, a top-level label that is not all digits, 253 characters at
+/// most. (A pasted URL's host is taken as well, and a name in Unicode is kept in punycode.)
+pub fn schema() -> Object {
+    schema_of(SchemaType::Type(Type::String))
+}
+
+/// As [`schema`], or `null`.
+pub fn nullable_schema() -> Object {
+    schema_of(SchemaType::from_iter([Type::String, Type::Null]))
+}
+
+fn schema_of(schema_type: SchemaType) -> Object {
+    ObjectBuilder::new()
+        .schema_type(schema_type)
+        .description(Some(
+            "A domain name such as `example.com` (kept lower-case; a pasted URL's host is taken, \
+             a Unicode name is kept in punycode)",
+        ))
+        .max_length(Some(253))
+        .pattern(Some(
+            r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$",
+        ))
+        .build()
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DomainName(String);

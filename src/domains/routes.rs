@@ -1,24 +1,35 @@
 //! `/api/v1/domains`: the dashboard's table, its history, and the admin's changes.
 
 use actix_web::{delete, get, post, put, web, HttpResponse};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
+use utoipa::openapi::schema::Object;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::model::Domain;
-use super::names::DomainName;
+use super::history::ScanResult;
+use super::model::{text_choices, Domain};
+use super::names::{self, DomainName};
 use super::store::{self, Changes, Filter, Order};
 use super::{announce, brands, in_chunks, DOMAINS};
 use crate::auth::{Admin, SignedIn};
-use crate::error::{AppError, AppResult};
-use crate::http::envelope;
+use crate::error::{AppError, AppResult, FailureBody};
+use crate::http::envelope::{self, Deleted, Success};
 use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::http::validation::Validation;
 use crate::state::AppState;
 
 /// This module's operations in the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(
+    list_domains,
+    get_domain,
+    domain_history,
+    create_domain,
+    update_domain,
+    delete_domain,
+    import_domains
+))]
 pub struct ApiDoc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -64,14 +75,43 @@ async fn found(client: &impl deadpool_postgres::GenericClient, id: Uuid) -> AppR
         .ok_or_else(|| AppError::not_found("No such domain"))
 }
 
-#[derive(Deserialize)]
+/// `data` of an answer about one domain.
+#[derive(Serialize, ToSchema)]
+struct OneDomain {
+    domain: Domain,
+}
+
+fn status_schema() -> Object {
+    text_choices(
+        "Only the domains in this state: `ada` (or `blocked`), `tidak ada` (or `accessible`), \
+         `unchecked`; empty for all",
+        &["", "ada", "tidak ada", "unchecked", "blocked", "accessible"],
+    )
+}
+
+fn sort_schema() -> Object {
+    text_choices(
+        "`domain` (the default), `-since` (latest status change first) or `-lastChecked` \
+         (latest check first)",
+        &["", "domain", "-since", "-lastChecked"],
+    )
+}
+
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only this brand's domains.
     brand_id: Option<Uuid>,
+    #[param(schema_with = status_schema)]
     status: Option<String>,
+    /// Part of the name or the note (case-insensitive).
     search: Option<String>,
+    #[param(schema_with = sort_schema)]
     sort: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1_000_000_000)]
     page: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
 }
 
@@ -104,6 +144,12 @@ fn status_filter(raw: &str) -> AppResult<Option<&'static str>> {
     })
 }
 
+/// Domains with their Nawala status, filtered, searched and sorted (anyone signed in).
+#[utoipa::path(
+    params(ListQuery),
+    responses((status = 200, body = Success<Paginated<Domain>>, description = "One page of domains")),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/domains")]
 async fn list_domains(
     state: web::Data<AppState>,
@@ -138,6 +184,11 @@ async fn list_domains(
     ))
 }
 
+/// One domain (anyone signed in).
+#[utoipa::path(
+    responses((status = 200, body = Success<OneDomain>, description = "The domain")),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/domains/{id}")]
 async fn get_domain(
     state: web::Data<AppState>,
@@ -146,9 +197,19 @@ async fn get_domain(
 ) -> AppResult<HttpResponse> {
     let client = state.db.get().await?;
     let domain = found(&client, *id).await?;
-    Ok(envelope::ok("Domain", json!({ "domain": domain })))
+    Ok(envelope::ok("Domain", OneDomain { domain }))
 }
 
+/// A domain's scan history, newest first (anyone signed in).
+#[utoipa::path(
+    params(PageQuery),
+    responses((
+        status = 200,
+        body = Success<Paginated<ScanResult>>,
+        description = "One page of the checker's results for the domain"
+    )),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/domains/{id}/history")]
 async fn domain_history(
     state: web::Data<AppState>,
@@ -166,19 +227,36 @@ async fn domain_history(
     ))
 }
 
-#[derive(Deserialize)]
+/// A domain to add.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct CreateBody {
+struct NewDomain {
+    // Unique: a name that is taken is a 409.
+    #[schema(schema_with = names::schema, required = true)]
     domain: Option<String>,
+    /// The brand it belongs to.
+    #[schema(value_type = Uuid)]
     brand_id: Option<Uuid>,
+    /// At most 1000 characters; blank is none.
+    #[schema(max_length = 1000)]
     note: Option<String>,
 }
 
+/// Adds a domain (admins).
+#[utoipa::path(
+    request_body = NewDomain,
+    responses(
+        (status = 201, body = Success<OneDomain>, description = "The domain, added"),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+        (status = 409, body = FailureBody, description = "The domain is registered already"),
+    ),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/domains")]
 async fn create_domain(
     state: web::Data<AppState>,
     _: Admin,
-    body: web::Json<CreateBody>,
+    body: web::Json<NewDomain>,
 ) -> AppResult<HttpResponse> {
     let mut validation = Validation::new();
     let name = validation.check(DomainName::parse_field(
@@ -201,10 +279,7 @@ async fn create_domain(
     let domain = found(&tx, id).await?;
     announce(&tx, DOMAINS, "domain:created", &domain).await?;
     tx.commit().await?;
-    Ok(envelope::created(
-        "Domain created",
-        json!({ "domain": domain }),
-    ))
+    Ok(envelope::created("Domain created", OneDomain { domain }))
 }
 
 /// `Some(None)` for an explicit `null`, so that a note can be cleared.
@@ -212,21 +287,37 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<S
     Option::<String>::deserialize(deserializer).map(Some)
 }
 
-#[derive(Deserialize)]
+/// The fields of a domain to change; those left out stay.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct UpdateBody {
+struct DomainChanges {
+    // Unique: a name that is taken is a 409.
+    #[schema(schema_with = names::nullable_schema)]
     domain: Option<String>,
+    /// Moves the domain to this brand.
     brand_id: Option<Uuid>,
+    /// At most 1000 characters; blank or `null` clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 1000)]
     note: Option<Option<String>>,
 }
 
+/// Changes a domain's name, brand or note (admins).
+#[utoipa::path(
+    request_body = DomainChanges,
+    responses(
+        (status = 200, body = Success<OneDomain>, description = "The domain, changed"),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+        (status = 409, body = FailureBody, description = "Another domain has this name"),
+    ),
+    security(("bearer" = []))
+)]
 #[put("/api/v1/domains/{id}")]
 async fn update_domain(
     state: web::Data<AppState>,
     _: Admin,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateBody>,
+    body: web::Json<DomainChanges>,
 ) -> AppResult<HttpResponse> {
     let mut validation = Validation::new();
     let name = body
@@ -252,9 +343,17 @@ async fn update_domain(
     let domain = found(&tx, *id).await?;
     announce(&tx, DOMAINS, "domain:updated", &domain).await?;
     tx.commit().await?;
-    Ok(envelope::ok("Domain updated", json!({ "domain": domain })))
+    Ok(envelope::ok("Domain updated", OneDomain { domain }))
 }
 
+/// Deletes a domain and its scan history (admins).
+#[utoipa::path(
+    responses(
+        (status = 200, body = Success<Deleted>, description = "The domain is gone"),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+    ),
+    security(("bearer" = []))
+)]
 #[delete("/api/v1/domains/{id}")]
 async fn delete_domain(
     state: web::Data<AppState>,
@@ -272,25 +371,60 @@ async fn delete_domain(
     }
     announce(&tx, DOMAINS, "domain:deleted", &domain).await?;
     tx.commit().await?;
-    Ok(envelope::ok("Domain deleted", json!({ "id": domain.id })))
+    Ok(envelope::ok("Domain deleted", Deleted { id: domain.id }))
 }
 
 /// At most this many names per import; a larger list is refused, not cut.
 const MAX_IMPORT: usize = 10_000;
 
-#[derive(Deserialize)]
+/// Names to add to one brand at once.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ImportBody {
+struct DomainImport {
+    /// The brand the new domains belong to.
+    #[schema(value_type = Uuid)]
     brand_id: Option<Uuid>,
+    /// 1 to 10,000 names, as pasted: each is normalised; those that are not domain names are
+    /// reported, not refused.
     #[serde(default)]
+    #[schema(required = true, min_items = 1, max_items = 10_000)]
     domains: Vec<String>,
 }
 
+/// A name of an import that is not a domain name.
+#[derive(Serialize, ToSchema)]
+struct RefusedName {
+    /// As sent.
+    domain: String,
+    /// Why it was not taken.
+    message: String,
+}
+
+/// `data` of an import.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct ImportReport {
+    /// Domains added.
+    created: usize,
+    /// Names that were registered already, or repeated in the list.
+    already_present: usize,
+    invalid: Vec<RefusedName>,
+}
+
+/// Adds many domains to a brand at once, skipping those already present (admins).
+#[utoipa::path(
+    request_body = DomainImport,
+    responses(
+        (status = 200, body = Success<ImportReport>, description = "What was added, skipped and refused"),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+    ),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/domains/import")]
 async fn import_domains(
     state: web::Data<AppState>,
     _: Admin,
-    body: web::Json<ImportBody>,
+    body: web::Json<DomainImport>,
 ) -> AppResult<HttpResponse> {
     let brand_id = body
         .brand_id
@@ -309,7 +443,10 @@ async fn import_domains(
         match DomainName::parse(raw) {
             Ok(name) if seen.insert(name.as_str().to_owned()) => names.push(name.into_string()),
             Ok(_) => repeated += 1,
-            Err(message) => invalid.push(json!({ "domain": raw, "message": message })),
+            Err(message) => invalid.push(RefusedName {
+                domain: raw.clone(),
+                message,
+            }),
         }
     }
     let mut client = state.db.get().await?;
@@ -324,6 +461,10 @@ async fn import_domains(
     let already_present = names.len() - created.len() + repeated;
     Ok(envelope::ok(
         "Domains imported",
-        json!({ "created": created.len(), "alreadyPresent": already_present, "invalid": invalid }),
+        ImportReport {
+            created: created.len(),
+            already_present,
+            invalid,
+        },
     ))
 }

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::Row;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::types::Role;
@@ -11,19 +12,31 @@ use super::types::Role;
 pub const USER_COLUMNS: &str = "id, name, email, phone, role, email_verified_at, disabled, \
      last_login_at, created_at, updated_at";
 
-#[derive(Debug, Clone, Serialize)]
+/// An account as the API shows it: never its password.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: Uuid,
     pub name: String,
+    /// Lower-case.
     pub email: String,
+    #[schema(required = true)]
     pub phone: Option<String>,
     pub role: Role,
+    /// Whether the owner of the address proved it (new accounts sign in only once it is).
     pub email_verified: bool,
+    /// A disabled account cannot sign in.
     pub disabled: bool,
+    #[schema(required = true)]
     pub last_login: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// `data` of an answer about one account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OneUser {
+    pub user: User,
 }
 
 impl User {

@@ -2,20 +2,30 @@
 
 use actix_web::{delete, get, post, put, web, HttpResponse};
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::model::{OneUser, User};
 use super::types::{parse_phone, PersonName, Role};
 use super::{record, store};
 use crate::auth::{Admin, SignedIn};
-use crate::error::{AppError, AppResult};
-use crate::http::envelope;
+use crate::error::{AppError, AppResult, FailureBody};
+use crate::http::envelope::{self, Deleted, Success};
 use crate::http::pagination::{Page, PageQuery, Paginated};
 use crate::state::AppState;
 
 /// This module's operations in the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(
+    get_profile,
+    put_profile,
+    list_users,
+    create_user,
+    get_user,
+    update_user,
+    delete_user
+))]
 pub struct ApiDoc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -28,21 +38,42 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(delete_user);
 }
 
+/// The caller's own account (anyone signed in).
+#[utoipa::path(
+    responses((status = 200, body = Success<OneUser>, description = "The caller's account")),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/profile")]
 async fn get_profile(state: web::Data<AppState>, caller: SignedIn) -> AppResult<HttpResponse> {
     let client = state.db.get().await?;
     let user = store::find(&client, caller.id)
         .await?
         .ok_or_else(|| AppError::unauthorized("Sign in first"))?;
-    Ok(envelope::ok("Profile", json!({ "user": user })))
+    Ok(envelope::ok("Profile", OneUser { user }))
 }
 
-#[derive(Deserialize)]
+/// The fields of one's own account to change; those left out (or `null`) stay.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = ProfileChanges)]
 struct ProfileBody {
+    /// 1 to 100 characters (trimmed), no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     name: Option<String>,
+    /// 6 to 20 digits, with spaces, dashes and a leading `+` allowed; blank clears it.
+    #[schema(pattern = r"^\s*(\+?[ -]*([0-9][ -]*){6,20})?\s*$")]
     phone: Option<String>,
 }
 
+/// Changes the caller's own name or phone (anyone signed in).
+#[utoipa::path(
+    request_body = ProfileBody,
+    responses((status = 200, body = Success<OneUser>, description = "The caller's account, changed")),
+    security(("bearer" = []))
+)]
 #[put("/api/v1/profile")]
 async fn put_profile(
     state: web::Data<AppState>,
@@ -67,17 +98,39 @@ async fn put_profile(
     .await?;
     record(&tx, "user:updated", &user).await?;
     tx.commit().await?;
-    Ok(envelope::ok("Profile updated", json!({ "user": user })))
+    Ok(envelope::ok("Profile updated", OneUser { user }))
 }
 
-#[derive(Deserialize)]
+fn role_filter_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some("Only the accounts with this role; empty for all"))
+        .enum_values(Some(["", "user", "admin", "owner"]))
+        .build()
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Part of the name or the email (case-insensitive).
     search: Option<String>,
+    #[param(schema_with = role_filter_schema)]
     role: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1_000_000_000)]
     page: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
 }
 
+/// Accounts, newest first, searched and filtered by role (admins).
+#[utoipa::path(
+    params(ListQuery),
+    responses(
+        (status = 200, body = Success<Paginated<User>>, description = "One page of accounts"),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+    ),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/users")]
 async fn list_users(
     state: web::Data<AppState>,
@@ -104,15 +157,30 @@ async fn list_users(
     Ok(envelope::ok("Users", Paginated::new(users, page, total)))
 }
 
-#[derive(Deserialize)]
+/// An account to create, verified at once.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewUser)]
 struct CreateBody {
+    /// 1 to 100 characters (trimmed), no control characters.
     #[serde(default)]
+    #[schema(
+        required = true,
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     name: String,
+    /// Unique; kept lower-case.
     #[serde(default)]
+    #[schema(required = true, format = Email, max_length = 254)]
     email: String,
+    /// 8 to 72 bytes (UTF-8).
     #[serde(default)]
+    #[schema(required = true, min_length = 8, max_length = 72)]
     password: String,
+    /// `user` when left out; only an owner can create an owner.
     #[serde(default = "default_role")]
+    #[schema(value_type = Role)]
     role: String,
 }
 
@@ -120,6 +188,20 @@ fn default_role() -> String {
     "user".into()
 }
 
+/// Creates an account that can sign in at once (admins; owners only for an owner).
+#[utoipa::path(
+    request_body = CreateBody,
+    responses(
+        (status = 201, body = Success<OneUser>, description = "The account, created"),
+        (
+            status = 403,
+            body = FailureBody,
+            description = "Not an admin, or an admin creating an owner"
+        ),
+        (status = 409, body = FailureBody, description = "The email is registered already"),
+    ),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/users")]
 async fn create_user(
     state: web::Data<AppState>,
@@ -139,9 +221,17 @@ async fn create_user(
         &body.role,
     )
     .await?;
-    Ok(envelope::created("User created", json!({ "user": user })))
+    Ok(envelope::created("User created", OneUser { user }))
 }
 
+/// One account (admins).
+#[utoipa::path(
+    responses(
+        (status = 200, body = Success<OneUser>, description = "The account"),
+        (status = 403, body = FailureBody, description = "Not an admin"),
+    ),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/users/{id}")]
 async fn get_user(
     state: web::Data<AppState>,
@@ -152,16 +242,41 @@ async fn get_user(
     let user = store::find(&client, *id)
         .await?
         .ok_or_else(|| AppError::not_found("No such user"))?;
-    Ok(envelope::ok("User", json!({ "user": user })))
+    Ok(envelope::ok("User", OneUser { user }))
 }
 
-#[derive(Deserialize)]
+/// The fields of an account to change; those left out (or `null`) stay.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = UserChanges)]
 struct UpdateBody {
+    /// 1 to 100 characters (trimmed), no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     name: Option<String>,
+    /// Only an owner can make an owner; no one can lower their own role.
+    #[schema(value_type = Option<Role>)]
     role: Option<String>,
+    /// `true` signs the account out everywhere and keeps it out; no one can disable themselves.
     disabled: Option<bool>,
 }
 
+/// Changes an account's name, role or access (admins; owners only for an owner).
+#[utoipa::path(
+    request_body = UpdateBody,
+    responses(
+        (status = 200, body = Success<OneUser>, description = "The account, changed"),
+        (
+            status = 403,
+            body = FailureBody,
+            description = "Not an admin; an admin changing an owner or making one; \
+                           demoting or disabling oneself"
+        ),
+    ),
+    security(("bearer" = []))
+)]
 #[put("/api/v1/users/{id}")]
 async fn update_user(
     state: web::Data<AppState>,
@@ -205,9 +320,21 @@ async fn update_user(
     }
     record(&tx, "user:updated", &user).await?;
     tx.commit().await?;
-    Ok(envelope::ok("User updated", json!({ "user": user })))
+    Ok(envelope::ok("User updated", OneUser { user }))
 }
 
+/// Deletes an account with everything it owns (admins; owners only for an owner).
+#[utoipa::path(
+    responses(
+        (status = 200, body = Success<Deleted>, description = "The account is gone"),
+        (
+            status = 403,
+            body = FailureBody,
+            description = "Not an admin; an admin deleting an owner; deleting oneself"
+        ),
+    ),
+    security(("bearer" = []))
+)]
 #[delete("/api/v1/users/{id}")]
 async fn delete_user(
     state: web::Data<AppState>,
@@ -234,5 +361,5 @@ async fn delete_user(
     crate::realtime::revoke_sessions(&tx, target.id).await?;
     record(&tx, "user:deleted", &target).await?;
     tx.commit().await?;
-    Ok(envelope::ok("User deleted", json!({ "id": target.id })))
+    Ok(envelope::ok("User deleted", Deleted { id: target.id }))
 }
