@@ -1,11 +1,8 @@
 //! `/api/v1/auth/*`.
 
 use actix_web::{get, post, web, HttpResponse};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
-use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
 
 use super::extractor::SignedIn;
@@ -14,10 +11,11 @@ use super::store::{self, Purpose, Rotation};
 use super::tokens::{self, TokenType};
 use super::{mails, password, sessions};
 use crate::error::{AppError, AppResult, FailureBody};
-use crate::http::envelope::{self, Success};
+use crate::http::envelope::{self, Nothing, Success};
 use crate::http::validation::Validation;
 use crate::mail::outbox;
 use crate::state::AppState;
+use crate::users::model::OneUser;
 use crate::users::types::{parse_phone, Email, Password, PersonName};
 use crate::users::{store as users, User};
 
@@ -51,63 +49,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// `data` of an answer that reports nothing: `null`.
-#[derive(Serialize)]
-pub struct Nothing;
-
-impl utoipa::PartialSchema for Nothing {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new().schema_type(Type::Null).into()
-    }
-}
-
-impl ToSchema for Nothing {}
-
-// `crate::users::User` for the document, until that type derives `ToSchema` itself.
-/// An account as the API shows it.
-#[derive(ToSchema)]
-#[schema(as = User)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-struct UserSchema {
-    id: uuid::Uuid,
-    name: String,
-    email: String,
-    #[schema(required = true)]
-    phone: Option<String>,
-    role: RoleSchema,
-    /// Whether the address was verified (by its link, or by a password reset).
-    email_verified: bool,
-    disabled: bool,
-    #[schema(required = true)]
-    last_login: Option<DateTime<Utc>>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-/// `user` < `admin` < `owner`.
-#[derive(ToSchema)]
-#[schema(as = Role)]
-#[serde(rename_all = "lowercase")]
-#[allow(dead_code)]
-enum RoleSchema {
-    User,
-    Admin,
-    Owner,
-}
-
-/// `data` of an answer about one account.
-#[derive(Serialize, ToSchema)]
-struct OneUser {
-    #[schema(value_type = UserSchema)]
-    user: User,
-}
-
 /// `data` of a sign-in: the account and a fresh token pair.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct SignedInAs {
-    #[schema(value_type = UserSchema)]
     user: User,
     /// A short-lived bearer token for the API.
     access_token: String,

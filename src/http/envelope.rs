@@ -34,6 +34,20 @@ pub struct Deleted {
     pub id: uuid::Uuid,
 }
 
+/// `data` of an answer that reports nothing: `null`.
+#[derive(Serialize)]
+pub struct Nothing;
+
+impl utoipa::PartialSchema for Nothing {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Null)
+            .into()
+    }
+}
+
+impl ToSchema for Nothing {}
+
 pub fn ok<T: Serialize>(message: &str, data: T) -> HttpResponse {
     reply(StatusCode::OK, message, data)
 }
