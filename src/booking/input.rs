@@ -3,10 +3,10 @@
 use crate::error::{AppError, AppResult};
 use crate::http::validation::Validation;
 
-/// Trimmed text of 1 to `max` characters.
+/// Trimmed text of 1 to `max` characters; the limit counts what was sent, padding included.
 pub fn text(field: &str, raw: &str, max: usize) -> AppResult<String> {
     let value = raw.trim();
-    if value.is_empty() || value.chars().count() > max {
+    if value.is_empty() || raw.chars().count() > max {
         return Err(AppError::invalid(
             field,
             format!("{field} must be 1 to {max} characters"),
@@ -15,11 +15,13 @@ pub fn text(field: &str, raw: &str, max: usize) -> AppResult<String> {
     Ok(value.to_owned())
 }
 
-/// Optional text: absent or blank is `None`.
+/// Optional text: absent or blank is `None`; over `max` characters as sent is refused.
 pub fn optional_text(field: &str, raw: Option<&str>, max: usize) -> AppResult<Option<String>> {
-    match raw.map(str::trim).filter(|value| !value.is_empty()) {
-        None => Ok(None),
-        Some(value) => text(field, value, max).map(Some),
+    match raw {
+        Some(raw) if !raw.trim().is_empty() || raw.chars().count() > max => {
+            text(field, raw, max).map(Some)
+        }
+        _ => Ok(None),
     }
 }
 

@@ -52,7 +52,8 @@ struct BrandFields {
 
 fn text_field(field: &str, raw: &str, max: usize) -> AppResult<String> {
     let value = raw.trim();
-    if value.is_empty() || value.chars().count() > max {
+    // The limit counts what was sent, padding included (as the OpenAPI document says).
+    if value.is_empty() || raw.chars().count() > max {
         return Err(AppError::invalid(
             field,
             format!("{field} must be 1 to {max} characters"),

@@ -96,8 +96,9 @@ async fn create_key(
     Admin(caller): Admin,
     body: web::Json<NewCheckerKey>,
 ) -> AppResult<HttpResponse> {
-    let name = body.name.as_deref().map(str::trim).unwrap_or_default();
-    if name.is_empty() || name.chars().count() > 100 {
+    let sent = body.name.as_deref().unwrap_or_default();
+    let name = sent.trim();
+    if name.is_empty() || sent.chars().count() > 100 {
         return Err(AppError::invalid(
             "name",
             "name must be 1 to 100 characters",

@@ -47,13 +47,13 @@ const MAX_NOTE: usize = 1000;
 
 /// A note as sent: blank means none.
 fn parse_note(raw: Option<&str>) -> AppResult<Option<String>> {
-    let note = raw.map(str::trim).filter(|note| !note.is_empty());
-    if note.is_some_and(|note| note.chars().count() > MAX_NOTE) {
+    if raw.is_some_and(|sent| sent.chars().count() > MAX_NOTE) {
         return Err(AppError::invalid(
             "note",
             format!("note has at most {MAX_NOTE} characters"),
         ));
     }
+    let note = raw.map(str::trim).filter(|note| !note.is_empty());
     Ok(note.map(str::to_owned))
 }
 

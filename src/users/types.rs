@@ -15,7 +15,10 @@ impl Email {
     pub fn parse(raw: &str) -> Result<Self, AppError> {
         let email = raw.trim().to_lowercase();
         let invalid = || AppError::invalid("email", "A valid email address is required");
-        if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if raw.chars().count() > 254
+            || email.len() > 254
+            || email.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
             return Err(invalid());
         }
         let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
@@ -74,8 +77,7 @@ pub struct PersonName(String);
 impl PersonName {
     pub fn parse(raw: &str) -> Result<Self, AppError> {
         let name = raw.trim();
-        let length = name.chars().count();
-        if length == 0 || length > 100 || name.chars().any(char::is_control) {
+        if name.is_empty() || raw.chars().count() > 100 || name.chars().any(char::is_control) {
             return Err(AppError::invalid(
                 "name",
                 "Name must be 1 to 100 characters",
