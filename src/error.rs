@@ -134,14 +134,16 @@ impl ResponseError for AppError {
 }
 
 /// The server went away or is shutting down (a restart, a failover): the request may succeed
-/// once it is back, so it is a 503 like an empty pool, not a 500.
+/// once it is back, so it is a 503 like an empty pool, not a 500. Only a broken connection
+/// counts, not every error that carries an I/O cause (encoding a parameter, a protocol fault).
 fn database_went_away(error: &tokio_postgres::Error) -> bool {
+    use std::io::ErrorKind;
     if error.is_closed() {
         return true;
     }
     match error.code() {
         Some(code) => {
-            code.code().starts_with("08")
+            (code.code().starts_with("08") && *code != SqlState::PROTOCOL_VIOLATION)
                 || [
                     SqlState::ADMIN_SHUTDOWN,
                     SqlState::CRASH_SHUTDOWN,
@@ -149,9 +151,19 @@ fn database_went_away(error: &tokio_postgres::Error) -> bool {
                 ]
                 .contains(code)
         }
-        None => {
-            std::error::Error::source(error).is_some_and(|source| source.is::<std::io::Error>())
-        }
+        None => std::error::Error::source(error)
+            .and_then(|source| source.downcast_ref::<std::io::Error>())
+            .is_some_and(|io| {
+                matches!(
+                    io.kind(),
+                    ErrorKind::ConnectionReset
+                        | ErrorKind::ConnectionAborted
+                        | ErrorKind::BrokenPipe
+                        | ErrorKind::UnexpectedEof
+                        | ErrorKind::NotConnected
+                        | ErrorKind::TimedOut
+                )
+            }),
     }
 }
 

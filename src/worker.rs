@@ -88,6 +88,8 @@ async fn expiry_job(job: ExpireReservation, state: Data<Shared>) -> Result<(), B
 }
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    // Caught from the start: a SIGTERM while the worker connects still stops it cleanly.
+    let mut signals = crate::context::StopSignals::install()?;
     let settings = Arc::new(settings);
     let db = crate::db::connect(&settings.database.url, settings.database.pool_size)?;
     let redis = crate::redis_client::connect(&settings.redis)?;
@@ -156,7 +158,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(queues = ?queue::ALL, "worker started");
     let housekeeping = housekeeping(state.clone(), stopped());
     let signal = async {
-        crate::context::shutdown_signal().await;
+        signals.next().await;
         tracing::info!("worker stopping");
         let _ = stop_tx.send(true);
     };

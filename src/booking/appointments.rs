@@ -440,7 +440,8 @@ const STATUSES: [&str; 6] = [
 ];
 
 pub fn status_filter(raw: Option<&str>) -> AppResult<Option<String>> {
-    match raw.map(str::trim).filter(|status| !status.is_empty()) {
+    // Absent is every status; present must be one of them (`?status=` is a 400, as documented).
+    match raw {
         None => Ok(None),
         Some(status) if STATUSES.contains(&status) => Ok(Some(status.to_owned())),
         Some(_) => Err(AppError::invalid(

@@ -166,7 +166,8 @@ fn expert_fields(
     let image = body
         .image_url
         .as_deref()
-        .filter(|url| !url.trim().is_empty())
+        // Blank is none, unless it is longer than any URL may be.
+        .filter(|url| !url.trim().is_empty() || url.chars().count() > 2000)
         .and_then(|url| check.check(input::web_url("imageUrl", url)));
     check.finish()?;
     Ok((name, bio, image))

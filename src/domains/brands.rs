@@ -35,7 +35,7 @@ struct BrandBody {
     #[schema(min_length = 1, max_length = 100)]
     name: Option<String>,
     /// 1 to 32 letters, digits, `-` and `_`; unique.
-    #[schema(min_length = 1, max_length = 32, pattern = "^[A-Za-z0-9_-]+$")]
+    #[schema(min_length = 1, max_length = 32, pattern = r"^\s*[A-Za-z0-9_-]+\s*$")]
     code: Option<String>,
 }
 

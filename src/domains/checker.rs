@@ -113,7 +113,10 @@ struct Url {
 ///
 /// A checker key is required unless `checker.require_key` is off.
 #[utoipa::path(
-    responses((status = 200, body = Vec<Url>, description = "Every domain, as a bare array")),
+    responses(
+        (status = 200, body = Vec<Url>, description = "Every domain, as a bare array"),
+        (status = 401, body = FailureBody, description = "No live checker key (while one is required)"),
+    ),
     security(("checkerKey" = []), ())
 )]
 #[get("/api/urls")]
@@ -181,6 +184,7 @@ struct StatusUpdated {
     request_body = UpdateBody,
     responses(
         (status = 200, body = Success<StatusUpdated>, description = "The domain's new status"),
+        (status = 401, body = FailureBody, description = "No live checker key (while one is required)"),
         (status = 404, body = FailureBody, description = "No domain has this id"),
     ),
     security(("checkerKey" = []), ())

@@ -24,11 +24,9 @@ fn schema_of(schema_type: SchemaType) -> Object {
         .schema_type(schema_type)
         .description(Some(
             "A domain name such as `example.com` (kept lower-case; a pasted URL's host is taken, \
-             a Unicode name is kept in punycode)",
-        ))
-        .max_length(Some(253))
-        .pattern(Some(
-            r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$",
+             a Unicode name is kept in punycode). No pattern: the name is read leniently \
+             (`https://Example.com/path`, `example.com.`) and judged by the hub, which says what \
+             is wrong with one it refuses",
         ))
         .build()
 }

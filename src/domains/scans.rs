@@ -199,8 +199,10 @@ fn stored_result(result: &ResultBody, now: DateTime<Utc>) -> Result<Value, (&'st
 }
 
 fn parse_batch(body: &BatchBody) -> AppResult<(Option<String>, Vec<Value>)> {
-    let scan_id = body.scan_id.as_deref().map(str::trim);
-    if scan_id.is_some_and(|id| id.is_empty() || id.len() > 200) {
+    let sent = body.scan_id.as_deref();
+    let scan_id = sent.map(str::trim);
+    // The limit counts what was sent; the id kept is trimmed.
+    if sent.is_some_and(|id| id.trim().is_empty() || id.chars().count() > 200) {
         return Err(AppError::invalid(
             "scanId",
             "scanId must be 1 to 200 characters",

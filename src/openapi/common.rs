@@ -74,10 +74,14 @@ fn failure(description: &str) -> utoipa::openapi::Response {
 /// large or not JSON, a missing or stale token, a rate limit, and an unavailable database.
 pub fn add_shared_answers(document: &mut Document) {
     for (path, operation) in operations(document) {
-        let secured = operation
-            .security
-            .as_ref()
-            .is_some_and(|requirements| !requirements.is_empty());
+        // Signed in or not (`security((), ("bearer" = []))`) never answers 401.
+        let secured = operation.security.as_ref().is_some_and(|requirements| {
+            !requirements.is_empty()
+                && requirements.iter().all(|requirement| {
+                    serde_json::to_value(requirement)
+                        .is_ok_and(|value| value != serde_json::json!({}))
+                })
+        });
         let has_body = operation.request_body.is_some();
         let shared = [
             ("400", true, "Invalid input: `errors` names the fields"),

@@ -15,7 +15,7 @@ use utoipa::OpenApi;
 use common::SecuritySchemes;
 
 /// Each part of the API under its tag, in the order Swagger UI lists them.
-fn parts() -> Vec<(&'static str, Document)> {
+pub fn parts() -> Vec<(&'static str, Document)> {
     use crate::{auth, booking, domains, users};
     vec![
         ("auth", auth::routes::ApiDoc::openapi()),

@@ -97,6 +97,22 @@ async fn worker_drill(stop: Stop) {
                 for exit in app.terminate_workers(Duration::from_secs(30)).await {
                     assert!(exit.is_some_and(|status| status.success()), "{exit:?}");
                 }
+                // A clean stop leaves nothing held: no batch mid-ingest, no mail still claimed.
+                let client = app.db.get().await.unwrap();
+                let held: i64 = client
+                    .query_one(
+                        "SELECT (SELECT count(*) FROM scan_batches WHERE state = 'processing') \
+                         + (SELECT count(*) FROM mails WHERE status = 'pending' \
+                            AND claimed_until > now())",
+                        &[],
+                    )
+                    .await
+                    .unwrap()
+                    .get(0);
+                assert_eq!(
+                    held, 0,
+                    "round {kill}: work still held after the worker exited"
+                );
             }
         }
     }

@@ -457,7 +457,6 @@ pub async fn json(response: reqwest::Response) -> (u16, Value) {
     (status, body)
 }
 
-/// A Redis of a test's own, to stop and start (with its append-only file, so it keeps its data).
 /// A PostgreSQL of one test's own, to stop and start under a running hub.
 pub struct PrivatePostgres {
     home: PathBuf,
@@ -507,6 +506,7 @@ impl Drop for PrivatePostgres {
     }
 }
 
+/// A Redis of a test's own, to stop and start (with its append-only file, so it keeps its data).
 pub struct PrivateRedis {
     home: PathBuf,
     embedded: hub::embedded::Embedded,

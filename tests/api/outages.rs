@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -17,8 +17,9 @@ use crate::live::{open, Live};
 /// Writers creating brands side by side, as many clients would.
 const WRITERS: usize = 3;
 
-/// Answers to the load: each brand code sent, with the status it got (0: no answer).
-type Answers = Arc<Mutex<BTreeMap<String, u16>>>;
+/// Answers to the load: each brand code sent, with the status it got (0: no answer) and when
+/// it was sent.
+type Answers = Arc<Mutex<BTreeMap<String, (u16, Instant)>>>;
 
 struct Load {
     running: Arc<AtomicBool>,
@@ -43,6 +44,7 @@ fn start_load(app: &TestApp, token: &str) -> Load {
                 while running.load(Ordering::Relaxed) {
                     n += 1;
                     let code = format!("w{writer}-{n}");
+                    let sent_at = Instant::now();
                     let sent = http
                         .post(&url)
                         .bearer_auth(&token)
@@ -51,7 +53,7 @@ fn start_load(app: &TestApp, token: &str) -> Load {
                         .send()
                         .await;
                     let status = sent.map(|response| response.status().as_u16()).unwrap_or(0);
-                    answers.lock().unwrap().insert(code, status);
+                    answers.lock().unwrap().insert(code, (status, sent_at));
                     tokio::time::sleep(Duration::from_millis(25)).await;
                 }
             })
@@ -70,8 +72,21 @@ impl Load {
         for task in self.tasks {
             task.await.expect("a writer");
         }
-        let answers = self.answers.lock().unwrap().clone();
+        let answers = self.answers.lock().unwrap();
         answers
+            .iter()
+            .map(|(code, (status, _))| (code.clone(), *status))
+            .collect()
+    }
+
+    /// The statuses of the requests sent after `instant`.
+    fn sent_after(&self, instant: Instant) -> Vec<u16> {
+        let answers = self.answers.lock().unwrap();
+        answers
+            .values()
+            .filter(|(_, sent_at)| *sent_at > instant)
+            .map(|(status, _)| *status)
+            .collect()
     }
 }
 
@@ -119,16 +134,9 @@ async fn drill(app: &TestApp, service: &str, down: impl AsyncFn(), up: impl Fn()
         tokio::time::sleep(Duration::from_secs(2)).await;
         up();
         ready_turns(app, 200, Duration::from_secs(30)).await;
-        let answered_before: Vec<String> = load.answers.lock().unwrap().keys().cloned().collect();
+        let recovered = Instant::now();
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        let after_recovery: Vec<u16> = load
-            .answers
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(code, _)| !answered_before.contains(code))
-            .map(|(_, status)| *status)
-            .collect();
+        let after_recovery = load.sent_after(recovered);
         assert!(
             after_recovery.len() >= WRITERS && after_recovery.iter().all(|status| *status == 201),
             "requests succeed again once /ready does: {after_recovery:?}"
