@@ -253,10 +253,7 @@ async fn list(
     _: Admin,
     query: web::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
-    let page = Page::parse(&PageQuery {
-        page: query.page.clone(),
-        limit: query.limit.clone(),
-    })?;
+    let page = Page::of(query.page.as_deref(), query.limit.as_deref())?;
     let status = match query
         .status
         .as_deref()

@@ -16,7 +16,7 @@ use super::{experts, input, mails, notifications, offers, APPOINTMENTS};
 use crate::auth::{Admin, SignedIn};
 use crate::error::{AppError, AppResult, FailureBody};
 use crate::http::envelope::{self, Success};
-use crate::http::pagination::{page_of, Listing, Page, PageQuery, Paginated};
+use crate::http::pagination::{page_of, Listing, Page, Paginated};
 use crate::mail::outbox;
 use crate::state::AppState;
 
@@ -463,10 +463,7 @@ async fn mine(
     caller: SignedIn,
     query: web::Query<MineQuery>,
 ) -> AppResult<HttpResponse> {
-    let page = Page::parse(&PageQuery {
-        page: query.page.clone(),
-        limit: query.limit.clone(),
-    })?;
+    let page = Page::of(query.page.as_deref(), query.limit.as_deref())?;
     let status = status_filter(query.status.as_deref())?;
     let client = state.db.get().await?;
     let filter = "a.user_id = $1 AND ($2::text IS NULL OR a.status = $2)";
@@ -535,10 +532,7 @@ async fn list(
     _: Admin,
     query: web::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
-    let page = Page::parse(&PageQuery {
-        page: query.page.clone(),
-        limit: query.limit.clone(),
-    })?;
+    let page = Page::of(query.page.as_deref(), query.limit.as_deref())?;
     let status = status_filter(query.status.as_deref())?;
     let client = state.db.get().await?;
     let filter = "($1::text IS NULL OR a.status = $1) AND ($2::uuid IS NULL OR a.expert_id = $2)

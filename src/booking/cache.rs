@@ -9,9 +9,10 @@ use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use actix_web::HttpResponse;
 use deadpool_postgres::GenericClient;
 use redis::AsyncCommands;
-use serde_json::{json, Value};
+use serde::Serialize;
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
+use crate::http::envelope;
 use crate::state::AppState;
 
 const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
@@ -28,32 +29,35 @@ pub async fn bump(client: &impl GenericClient) -> Result<(), tokio_postgres::Err
 }
 
 /// What a loader read, and how long it may be served at most (besides `cache.ttl`).
-pub struct Fresh {
-    pub data: Value,
+pub struct Fresh<D> {
+    pub data: D,
     pub for_at_most: Option<Duration>,
-}
-
-impl From<Value> for Fresh {
-    fn from(data: Value) -> Self {
-        Fresh {
-            data,
-            for_at_most: None,
-        }
-    }
 }
 
 /// The envelope `{success, message, data}` for the read named `key` (its normalised
 /// parameters), from the cache or from `load`.
-pub async fn read<F, T>(
+pub async fn read<D: Serialize>(
     state: &AppState,
     key: &str,
     message: &str,
-    load: F,
-) -> AppResult<HttpResponse>
-where
-    F: std::future::Future<Output = AppResult<T>>,
-    T: Into<Fresh>,
-{
+    load: impl std::future::Future<Output = AppResult<D>>,
+) -> AppResult<HttpResponse> {
+    read_fresh(state, key, message, async {
+        Ok(Fresh {
+            data: load.await?,
+            for_at_most: None,
+        })
+    })
+    .await
+}
+
+/// [`read`], for a loader that also says how long its answer stays true.
+pub async fn read_fresh<D: Serialize>(
+    state: &AppState,
+    key: &str,
+    message: &str,
+    load: impl std::future::Future<Output = AppResult<Fresh<D>>>,
+) -> AppResult<HttpResponse> {
     let generation: i64 = state
         .db
         .get()
@@ -74,8 +78,8 @@ where
         Ok(None) => {}
         Err(error) => tracing::warn!(%error, "catalogue cache read"),
     }
-    let fresh: Fresh = load.await?.into();
-    let body = json!({ "success": true, "message": message, "data": fresh.data }).to_string();
+    let fresh = load.await?;
+    let body = envelope::ok_body(message, fresh.data).map_err(AppError::internal)?;
     let ttl = fresh
         .for_at_most
         .map_or(state.settings.cache.ttl, |most| {
@@ -91,11 +95,12 @@ where
 }
 
 /// An answer that was not cached (an admin's view), marked as such.
-pub fn uncached(message: &str, data: Value) -> HttpResponse {
-    respond(
-        json!({ "success": true, "message": message, "data": data }).to_string(),
-        "miss",
-    )
+pub fn uncached(message: &str, data: impl Serialize) -> HttpResponse {
+    let mut response = envelope::ok(message, data);
+    response
+        .headers_mut()
+        .insert(X_CACHE, HeaderValue::from_static("miss"));
+    response
 }
 
 fn respond(body: String, cache: &'static str) -> HttpResponse {

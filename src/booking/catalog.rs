@@ -75,7 +75,7 @@ async fn list_categories(state: web::Data<AppState>) -> AppResult<HttpResponse> 
             )
             .await?;
         let items = rows.iter().map(category).collect();
-        serde_json::to_value(CategoryList { items }).map_err(AppError::internal)
+        Ok(CategoryList { items })
     })
     .await
 }

@@ -4,7 +4,6 @@ use actix_web::{delete, get, post, put, web, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::GenericClient;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tokio_postgres::Row;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -82,11 +81,6 @@ fn course(row: &Row) -> Course {
     }
 }
 
-/// `data` as the cache keeps it.
-fn cached(data: impl Serialize) -> AppResult<Value> {
-    serde_json::to_value(data).map_err(AppError::internal)
-}
-
 pub async fn find(client: &impl GenericClient, id: Uuid) -> AppResult<Option<Course>> {
     let row = client
         .query_opt(&format!("{SELECT} WHERE c.id = $1"), &[&id])
@@ -122,7 +116,7 @@ async fn list(state: web::Data<AppState>, caller: MaybeSignedIn) -> AppResult<Ht
                 &[&admin],
             )
             .await?;
-        cached(CourseList {
+        Ok(CourseList {
             items: rows.iter().map(course).collect(),
         })
     };
@@ -156,7 +150,7 @@ async fn one(
             .await?
             .filter(|course| admin || course.is_active)
             .ok_or_else(|| input::not_found("course"))?;
-        cached(OneCourse { course })
+        Ok(OneCourse { course })
     };
     if admin {
         return Ok(cache::uncached("Course", load.await?));

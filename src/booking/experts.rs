@@ -124,7 +124,7 @@ async fn list_experts(
             )
             .await?;
         let items = rows.iter().map(expert).collect();
-        serde_json::to_value(ExpertList { items }).map_err(AppError::internal)
+        Ok(ExpertList { items })
     })
     .await
 }

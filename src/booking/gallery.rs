@@ -11,7 +11,7 @@ use super::input;
 use crate::auth::Admin;
 use crate::error::{AppResult, FailureBody};
 use crate::http::envelope::{self, Deleted, Success};
-use crate::http::pagination::{page_of, Listing, Page, PageQuery, Paginated};
+use crate::http::pagination::{page_of, Listing, Page, Paginated};
 use crate::http::validation::Validation;
 use crate::state::AppState;
 
@@ -82,10 +82,7 @@ struct ListQuery {
 )]
 #[get("/api/v1/gallery")]
 async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> AppResult<HttpResponse> {
-    let page = Page::parse(&PageQuery {
-        page: query.page.clone(),
-        limit: query.limit.clone(),
-    })?;
+    let page = Page::of(query.page.as_deref(), query.limit.as_deref())?;
     let client = state.db.get().await?;
     let filter = "($1::uuid IS NULL OR expert_id = $1) AND ($2::uuid IS NULL OR service_id = $2)";
     let select = format!("SELECT {COLUMNS} FROM gallery");

@@ -15,7 +15,7 @@ use super::input;
 use crate::auth::SignedIn;
 use crate::error::AppResult;
 use crate::http::envelope::{self, Success};
-use crate::http::pagination::{Page, PageQuery};
+use crate::http::pagination::Page;
 use crate::state::AppState;
 
 /// This module's operations in the OpenAPI document.
@@ -140,10 +140,7 @@ async fn list(
     caller: SignedIn,
     query: web::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
-    let page = Page::parse(&PageQuery {
-        page: query.page.clone(),
-        limit: query.limit.clone(),
-    })?;
+    let page = Page::of(query.page.as_deref(), query.limit.as_deref())?;
     let only_unread = query.unread == Some(true);
     let client = state.db.get().await?;
     let counts = client

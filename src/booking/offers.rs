@@ -81,7 +81,7 @@ struct OneOffer {
 async fn list_offers(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     // Cached like the rest of the catalogue, but never past the next moment an offer's window
     // opens or closes (that is not a write, so nothing else would refresh it).
-    cache::read(&state, "offers", "Offers", async {
+    cache::read_fresh(&state, "offers", "Offers", async {
         let client = state.db.get().await?;
         let rows = client
             .query(
@@ -103,7 +103,7 @@ async fn list_offers(state: web::Data<AppState>) -> AppResult<HttpResponse> {
             .get(0);
         let items = rows.iter().map(offer).collect();
         Ok(cache::Fresh {
-            data: serde_json::to_value(OfferList { items }).map_err(AppError::internal)?,
+            data: OfferList { items },
             for_at_most: next_change.map(|seconds| Duration::from_secs_f64(seconds.max(0.0))),
         })
     })

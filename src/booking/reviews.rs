@@ -14,7 +14,7 @@ use super::{catalog_changed, input};
 use crate::auth::SignedIn;
 use crate::error::{AppError, AppResult, FailureBody};
 use crate::http::envelope::{self, Deleted, Success};
-use crate::http::pagination::{page_of, Listing, Page, PageQuery, Paginated};
+use crate::http::pagination::{page_of, Listing, Page, Paginated};
 use crate::state::AppState;
 
 /// This module's operations in the OpenAPI document.
@@ -231,10 +231,7 @@ struct ListQuery {
 )]
 #[get("/api/v1/reviews")]
 async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> AppResult<HttpResponse> {
-    let page = Page::parse(&PageQuery {
-        page: query.page.clone(),
-        limit: query.limit.clone(),
-    })?;
+    let page = Page::of(query.page.as_deref(), query.limit.as_deref())?;
     let client = state.db.get().await?;
     let filter =
         "($1::uuid IS NULL OR r.expert_id = $1) AND ($2::uuid IS NULL OR r.service_id = $2)";

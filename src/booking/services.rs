@@ -13,7 +13,7 @@ use super::{cache, catalog, catalog_changed, input, retire, Retirable};
 use crate::auth::{Admin, MaybeSignedIn};
 use crate::error::{AppError, AppResult, FailureBody};
 use crate::http::envelope::{self, Deleted, Success};
-use crate::http::pagination::{page_of, Listing, Page, PageQuery, Paginated};
+use crate::http::pagination::{page_of, Listing, Page, Paginated};
 use crate::http::validation::Validation;
 use crate::state::AppState;
 
@@ -186,10 +186,7 @@ async fn list_services(
     caller: MaybeSignedIn,
     query: web::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
-    let page = Page::parse(&PageQuery {
-        page: query.page.clone(),
-        limit: query.limit.clone(),
-    })?;
+    let page = Page::of(query.page.as_deref(), query.limit.as_deref())?;
     let inactive_too = query.include_inactive == Some(true) && caller.is_admin();
     let pattern = query
         .search
@@ -210,8 +207,7 @@ async fn list_services(
         };
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
             [&query.category_id, &pattern, &inactive_too];
-        let items = page_of(&client, &listing, &params, page, service).await?;
-        serde_json::to_value(items).map_err(AppError::internal)
+        page_of(&client, &listing, &params, page, service).await
     };
     if inactive_too {
         // What admins see is not the public's: not cached.
@@ -262,7 +258,7 @@ async fn get_service(
             })
             .collect();
         let service = ServiceWithExperts { service, experts };
-        serde_json::to_value(OneServiceWithExperts { service }).map_err(AppError::internal)
+        Ok(OneServiceWithExperts { service })
     };
     if admin {
         return Ok(cache::uncached("Service", load.await?));

@@ -156,10 +156,7 @@ async fn list_domains(
     _: SignedIn,
     query: web::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
-    let page = Page::parse(&PageQuery {
-        page: query.page.clone(),
-        limit: query.limit.clone(),
-    })?;
+    let page = Page::of(query.page.as_deref(), query.limit.as_deref())?;
     let filter = Filter {
         brand_id: query.brand_id,
         status: query

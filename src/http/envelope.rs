@@ -48,6 +48,15 @@ impl utoipa::PartialSchema for Nothing {
 
 impl ToSchema for Nothing {}
 
+/// The success envelope as text, for an answer kept to be sent again (the catalogue cache).
+pub fn ok_body<T: Serialize>(message: &str, data: T) -> serde_json::Result<String> {
+    serde_json::to_string(&Success {
+        success: true,
+        message: message.to_owned(),
+        data,
+    })
+}
+
 pub fn ok<T: Serialize>(message: &str, data: T) -> HttpResponse {
     reply(StatusCode::OK, message, data)
 }

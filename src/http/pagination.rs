@@ -36,8 +36,13 @@ pub struct Page {
 
 impl Page {
     pub fn parse(query: &PageQuery) -> Result<Self, AppError> {
-        let page = number(query.page.as_deref(), "page", 1)?;
-        let limit = number(query.limit.as_deref(), "limit", 20)?;
+        Self::of(query.page.as_deref(), query.limit.as_deref())
+    }
+
+    /// From a list's own query, whose `page` and `limit` are read as text like [`PageQuery`]'s.
+    pub fn of(page: Option<&str>, limit: Option<&str>) -> Result<Self, AppError> {
+        let page = number(page, "page", 1)?;
+        let limit = number(limit, "limit", 20)?;
         if page < 1 {
             return Err(AppError::invalid("page", "page must be 1 or more"));
         }

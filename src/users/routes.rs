@@ -12,7 +12,7 @@ use super::{record, store};
 use crate::auth::{Admin, SignedIn};
 use crate::error::{AppError, AppResult, FailureBody};
 use crate::http::envelope::{self, Deleted, Success};
-use crate::http::pagination::{Page, PageQuery, Paginated};
+use crate::http::pagination::{Page, Paginated};
 use crate::state::AppState;
 
 /// This module's operations in the OpenAPI document.
@@ -137,10 +137,7 @@ async fn list_users(
     _: Admin,
     query: web::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
-    let page = Page::parse(&PageQuery {
-        page: query.page.clone(),
-        limit: query.limit.clone(),
-    })?;
+    let page = Page::of(query.page.as_deref(), query.limit.as_deref())?;
     let role = query
         .role
         .as_deref()
