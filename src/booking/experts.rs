@@ -163,12 +163,14 @@ fn expert_fields(
     let bio = check
         .check(input::optional_text("bio", body.bio.as_deref(), 5000))
         .flatten();
-    let image = body
-        .image_url
-        .as_deref()
-        // Blank is none, unless it is longer than any URL may be.
-        .filter(|url| !url.trim().is_empty() || url.chars().count() > 2000)
-        .and_then(|url| check.check(input::web_url("imageUrl", url)));
+    let image = check
+        .check(input::optional_text(
+            "imageUrl",
+            body.image_url.as_deref(),
+            2000,
+        ))
+        .flatten()
+        .and_then(|url| check.check(input::web_url("imageUrl", &url)));
     check.finish()?;
     Ok((name, bio, image))
 }

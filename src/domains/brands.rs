@@ -13,7 +13,7 @@ use crate::auth::{Admin, SignedIn};
 use crate::error::{AppError, AppResult, FailureBody};
 use crate::http::envelope::{self, Deleted, Success};
 use crate::http::pagination::{Page, PageQuery, Paginated};
-use crate::http::validation::Validation;
+use crate::http::validation::{text, Validation};
 use crate::state::AppState;
 
 /// This module's operations in the OpenAPI document.
@@ -50,20 +50,8 @@ struct BrandFields {
     code: Option<String>,
 }
 
-fn text_field(field: &str, raw: &str, max: usize) -> AppResult<String> {
-    let value = raw.trim();
-    // The limit counts what was sent, padding included (as the OpenAPI document says).
-    if value.is_empty() || raw.chars().count() > max {
-        return Err(AppError::invalid(
-            field,
-            format!("{field} must be 1 to {max} characters"),
-        ));
-    }
-    Ok(value.to_owned())
-}
-
 fn code_field(raw: &str) -> AppResult<String> {
-    let code = text_field("code", raw, 32)?;
+    let code = text("code", raw, 32)?;
     if !code
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
@@ -102,7 +90,7 @@ impl BrandBody {
             "name",
             self.name.as_deref(),
             required,
-            |raw| text_field("name", raw, 100),
+            |raw| text("name", raw, 100),
         );
         let code = optional(
             &mut validation,

@@ -96,14 +96,8 @@ async fn create_key(
     Admin(caller): Admin,
     body: web::Json<NewCheckerKey>,
 ) -> AppResult<HttpResponse> {
-    let sent = body.name.as_deref().unwrap_or_default();
-    let name = sent.trim();
-    if name.is_empty() || sent.chars().count() > 100 {
-        return Err(AppError::invalid(
-            "name",
-            "name must be 1 to 100 characters",
-        ));
-    }
+    let name =
+        crate::http::validation::text("name", body.name.as_deref().unwrap_or_default(), 100)?;
     let key = format!("{KEY_PREFIX}{}", random_token());
     let client = state.db.get().await?;
     let row = client

@@ -199,15 +199,11 @@ fn stored_result(result: &ResultBody, now: DateTime<Utc>) -> Result<Value, (&'st
 }
 
 fn parse_batch(body: &BatchBody) -> AppResult<(Option<String>, Vec<Value>)> {
-    let sent = body.scan_id.as_deref();
-    let scan_id = sent.map(str::trim);
-    // The limit counts what was sent; the id kept is trimmed.
-    if sent.is_some_and(|id| id.trim().is_empty() || id.chars().count() > 200) {
-        return Err(AppError::invalid(
-            "scanId",
-            "scanId must be 1 to 200 characters",
-        ));
-    }
+    let scan_id = body
+        .scan_id
+        .as_deref()
+        .map(|id| crate::http::validation::text("scanId", id, 200))
+        .transpose()?;
     let results = body.results.as_deref().unwrap_or_default();
     if results.is_empty() || results.len() > MAX_RESULTS {
         return Err(AppError::invalid(
@@ -230,7 +226,7 @@ fn parse_batch(body: &BatchBody) -> AppResult<(Option<String>, Vec<Value>)> {
     if !error.errors.is_empty() {
         return Err(error);
     }
-    Ok((scan_id.map(str::to_owned), stored))
+    Ok((scan_id, stored))
 }
 
 /// Submits a checker's batch of results, applied in the background (checkers).

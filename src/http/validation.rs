@@ -1,6 +1,29 @@
-//! Collects every field error of a request body, so a client learns all of them at once.
+//! Collects every field error of a request body, so a client learns all of them at once; and the
+//! rule every text field shares.
 
-use crate::error::{AppError, FieldError};
+use crate::error::{AppError, AppResult, FieldError};
+
+/// Trimmed text of 1 to `max` characters; the limit counts what was sent, padding included.
+pub fn text(field: &str, raw: &str, max: usize) -> AppResult<String> {
+    let value = raw.trim();
+    if value.is_empty() || raw.chars().count() > max {
+        return Err(AppError::invalid(
+            field,
+            format!("{field} must be 1 to {max} characters"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// Optional text: absent or blank is `None`; over `max` characters as sent is refused.
+pub fn optional_text(field: &str, raw: Option<&str>, max: usize) -> AppResult<Option<String>> {
+    match raw {
+        Some(raw) if !raw.trim().is_empty() || raw.chars().count() > max => {
+            text(field, raw, max).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
 
 #[derive(Default)]
 pub struct Validation {
