@@ -47,28 +47,33 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    if let Command::Openapi = cli.command {
-        return match hub::openapi::document().to_pretty_json() {
-            Ok(json) => {
-                println!("{json}");
-                std::process::ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("hub: {error}");
-                std::process::ExitCode::FAILURE
-            }
-        };
-    }
-    let settings = match Settings::load() {
-        Ok(settings) => settings,
-        Err(error) => {
-            eprintln!("hub: {error}");
-            return std::process::ExitCode::from(2);
+    let outcome = match Cli::parse().command {
+        // The document needs no configuration.
+        Command::Openapi => print_openapi(),
+        command => {
+            let settings = match Settings::load() {
+                Ok(settings) => settings,
+                Err(error) => {
+                    eprintln!("hub: {error}");
+                    return std::process::ExitCode::from(2);
+                }
+            };
+            hub::telemetry::init(&settings.log);
+            run(command, settings)
         }
     };
-    hub::telemetry::init(&settings.log);
-    let outcome = match cli.command {
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("hub: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// A command that runs on the loaded configuration.
+fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
         Command::Serve => hub::cli::serve(settings),
         Command::Worker => hub::cli::worker(settings),
         Command::Migrate => hub::cli::migrate(settings),
@@ -79,13 +84,14 @@ fn main() -> std::process::ExitCode {
             role,
         } => hub::cli::create_user(settings, &email, &password, &name, &role),
         Command::Dev { no_demo } => hub::dev::run(settings, !no_demo),
-        Command::Openapi => Ok(()),
-    };
-    match outcome {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("hub: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
+        Command::Openapi => unreachable!("answered before the configuration is loaded"),
     }
+}
+
+/// The document on standard output (an error, not a panic, when the reader goes away).
+fn print_openapi() -> anyhow::Result<()> {
+    use std::io::Write;
+    let json = hub::openapi::document().to_pretty_json()?;
+    writeln!(std::io::stdout().lock(), "{json}")?;
+    Ok(())
 }

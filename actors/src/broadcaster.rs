@@ -214,14 +214,19 @@ impl Broadcaster {
                 tracing::info!(session, "closing a session that reads too slowly (1013)");
                 Stats::bump(&self.stats.slow_sessions_closed, 1);
             }
-            member.link.terminate(verdict);
-            self.closing.push(member.link);
+            self.retire(member.link, verdict);
         }
     }
 
-    /// Closes the sessions of the user whose topic (`user:<id>`) carried a revocation. Rare
-    /// enough that a scan of the members beats keeping an index by user.
-    /// Closes the user's sockets, or only those of one sign-in session.
+    /// Ends `link`'s socket with `verdict`, and watches the connection until it is gone.
+    fn retire(&mut self, link: Arc<Link>, verdict: Verdict) {
+        link.terminate(verdict);
+        self.closing.push(link);
+    }
+
+    /// Closes the sockets of the user whose topic (`user:<id>`) carried a revocation, or only
+    /// those of one sign-in session. Rare enough that a scan of the members beats keeping an
+    /// index by user.
     fn revoke(&mut self, topic: &str, only: Option<&str>) {
         let Some(user_id) = topic.strip_prefix("user:") else {
             return;
@@ -317,8 +322,7 @@ impl Handler<Join> for Broadcaster {
 
     fn handle(&mut self, join: Join, _: &mut Self::Context) {
         if self.stopping {
-            join.link.terminate(STOPPING);
-            self.closing.push(join.link);
+            self.retire(join.link, STOPPING);
             return;
         }
         join.link.open(&join.topics, self.last_dispatched);

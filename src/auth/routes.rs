@@ -51,13 +51,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// `data` of a sign-in: the account and a fresh token pair.
 #[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
 struct SignedInAs {
     user: User,
-    /// A short-lived bearer token for the API.
-    access_token: String,
-    /// A single-use token for `/api/v1/auth/refresh`.
-    refresh_token: String,
+    #[serde(flatten)]
+    tokens: Tokens,
 }
 
 /// `data` of a refresh or a password change: a fresh token pair.
@@ -355,8 +352,7 @@ async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> AppRes
         "Signed in",
         SignedInAs {
             user,
-            access_token: pair.access,
-            refresh_token: pair.refresh,
+            tokens: Tokens::from(pair),
         },
     ))
 }

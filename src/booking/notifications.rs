@@ -15,7 +15,7 @@ use super::input;
 use crate::auth::SignedIn;
 use crate::error::AppResult;
 use crate::http::envelope::{self, Success};
-use crate::http::pagination::Page;
+use crate::http::pagination::{Page, Paginated};
 use crate::state::AppState;
 
 /// This module's operations in the OpenAPI document.
@@ -68,11 +68,8 @@ fn notification(row: &Row) -> Notification {
 /// `data` of the caller's notifications: a page, and how many are unread in all.
 #[derive(Serialize, ToSchema)]
 struct NotificationPage {
-    items: Vec<Notification>,
-    page: i64,
-    limit: i64,
-    /// How many the filter matches.
-    total: i64,
+    #[serde(flatten)]
+    listed: Paginated<Notification>,
     /// How many of the caller's are unread.
     unread: i64,
 }
@@ -162,10 +159,7 @@ async fn list(
     Ok(envelope::ok(
         "Notifications",
         NotificationPage {
-            items: rows.iter().map(notification).collect(),
-            page: page.page,
-            limit: page.limit,
-            total: counts.get(0),
+            listed: Paginated::new(rows.iter().map(notification).collect(), page, counts.get(0)),
             unread: counts.get(1),
         },
     ))

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::booking::salon;
 use crate::dashboard::{dashboard, submit_scan};
-use crate::helpers::{json, spawn_app_with_smtp};
+use crate::helpers::{catching_sigterm, json, spawn_app_with_smtp};
 
 const ROUNDS: usize = 20;
 
@@ -72,8 +72,13 @@ async fn worker_drill(stop: Stop) {
     let mut batches = Vec::new();
 
     // The worker stops 20 times while that work arrives: up for 0.2 to 0.9 s, then the signal.
+    // Before it catches SIGTERM (it is still starting and holds nothing) the signal would simply
+    // end it, as it would in a deploy; the graceful stop is timed from there.
     for (kill, registrant) in registrants.iter().enumerate() {
-        app.start_worker();
+        let worker = app.start_worker();
+        if stop == Stop::Terminate {
+            catching_sigterm(worker).await;
+        }
         let body = json!({"name": "Drill", "email": registrant, "password": "a fine password"});
         let (status, _) = json(app.post_json("/api/v1/auth/register", &body).await).await;
         assert_eq!(status, 201);

@@ -188,8 +188,7 @@ impl TestApp {
         let mut exits = Vec::new();
         for mut worker in self.workers.drain(..) {
             if let Some(pid) = worker.id() {
-                let pid = nix::unistd::Pid::from_raw(pid as i32);
-                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+                let _ = sigterm(pid);
             }
             let exit = tokio::time::timeout(within, worker.wait()).await;
             if exit.is_err() {
@@ -334,12 +333,7 @@ impl WebProcess {
 
     /// SIGTERM: the graceful stop.
     pub fn terminate(&self) {
-        let pid = self.child.id().expect("hub serve is running") as i32;
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGTERM,
-        )
-        .expect("signalling hub serve");
+        sigterm(self.child.id().expect("hub serve is running")).expect("signalling hub serve");
     }
 
     /// How the process ended, waiting up to `within`; `None` if it is still running.
@@ -455,6 +449,32 @@ pub async fn json(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let body = response.json::<Value>().await.unwrap_or(Value::Null);
     (status, body)
+}
+
+/// Waits until process `pid` has a handler for SIGTERM (`SigCgt` in `/proc/<pid>/status`).
+pub async fn catching_sigterm(pid: u32) {
+    let sigterm_bit = 1u64 << (nix::sys::signal::Signal::SIGTERM as u64 - 1);
+    for _ in 0..600 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let caught = status
+            .lines()
+            .find_map(|line| line.strip_prefix("SigCgt:"))
+            .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+            .is_some_and(|mask| mask & sigterm_bit != 0);
+        if caught {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("process {pid} never caught SIGTERM");
+}
+
+/// SIGTERM to process `pid`: how a deploy stops a hub process.
+fn sigterm(pid: u32) -> nix::Result<()> {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
 }
 
 /// A PostgreSQL of one test's own, to stop and start under a running hub.
