@@ -1,6 +1,7 @@
 //! `fanout`: N signed-in WebSocket sessions, events at a set rate through `POST /api/urls/update`;
 //! deliveries per second, latency from each request's send to each client's receipt, deliveries
-//! missing, and the server's resident memory per open session.
+//! missing, the server's CPU per delivery and its resident memory per open session. With
+//! `--reference`, the same against the [reference server](crate::reference).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,12 +9,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::sync::{watch, Semaphore};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::hub::Hub;
+use crate::reference;
 use crate::stats::{per_second, CpuMeter, Report, Samples};
 
 #[derive(clap::Args, Debug)]
@@ -30,9 +32,63 @@ pub struct Options {
     /// Loopback source addresses (127.0.0.1, .2, …) to spread the sessions over.
     #[arg(long, default_value_t = 4)]
     sources: u8,
-    /// The pid of `hub serve`, to read its resident memory.
+    /// The pid of `hub serve`, to read its CPU time and resident memory.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Drive the reference server (started by hub-bench) instead of the hub.
+    #[arg(long)]
+    pub reference: bool,
+}
+
+/// What the sessions connect to and the events are sent through.
+enum Target {
+    Hub {
+        hub: Hub,
+        key: String,
+    },
+    Reference {
+        server: reference::Child,
+        publisher: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+    },
+}
+
+impl Target {
+    /// Sends event `n` (on domain `id`), answering the time it was sent and, for the hub, the
+    /// request to await.
+    async fn send(
+        &mut self,
+        n: usize,
+        id: &str,
+    ) -> anyhow::Result<Option<tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>>> {
+        let status = if n % 2 == 0 { "blocked" } else { "accessible" };
+        match self {
+            Target::Hub { hub, key } => {
+                let request = hub
+                    .http
+                    .post(hub.url("/api/urls/update"))
+                    .header("x-api-key", key.as_str())
+                    .json(&json!({"id": id, "scanResult": {"status": status}}));
+                Ok(Some(tokio::spawn(request.send())))
+            }
+            Target::Reference { publisher, .. } => {
+                // The hub's frame for the same change, as far as the bench reads it.
+                let frame = json!({
+                    "event": "domain:nawala-updated",
+                    "topic": "domains",
+                    "id": format!("00000001:{n}-0"),
+                    "data": {
+                        "domainId": id,
+                        "domain": crate::hub::domain_name(n),
+                        "brandId": id,
+                        "nawala": {"status": status, "checkedAt": "2026-11-22T00:00:00Z"},
+                        "updatedAt": "2026-11-22T00:00:00Z",
+                    },
+                });
+                publisher.send(Message::text(frame.to_string())).await?;
+                Ok(None)
+            }
+        }
+    }
 }
 
 /// Resident memory of `pid` in bytes, from /proc.
@@ -129,23 +185,53 @@ impl Session {
     }
 }
 
-pub async fn run(hub: &Hub, options: &Options) -> anyhow::Result<Report> {
+/// Ids shaped like the hub's domain ids, for the reference server's events.
+fn reference_ids(count: usize) -> Vec<String> {
+    (0..count)
+        .map(|n| format!("{n:08x}-0000-4000-8000-{n:012x}"))
+        .collect()
+}
+
+pub async fn run(hub: Option<Hub>, options: &Options) -> anyhow::Result<Report> {
     hub::cli::raise_open_file_limit();
-    let ids = hub.domains(options.events.max(1)).await?;
-    let key = hub.key().await?;
+    let (mut target, ids, base, token) = match hub {
+        Some(hub) if !options.reference => {
+            let ids = hub.domains(options.events.max(1)).await?;
+            let key = hub.key().await?;
+            let (base, token) = (hub.base.clone(), hub.token.clone());
+            (Target::Hub { hub, key }, ids, base, token)
+        }
+        _ => {
+            let server = reference::Child::start().await?;
+            let base = format!("http://{}", server.address);
+            let stream = tokio::net::TcpStream::connect(server.address).await?;
+            let (publisher, _) = tokio_tungstenite::client_async(
+                format!("{base}/publish").replacen("http", "ws", 1),
+                stream,
+            )
+            .await?;
+            let ids = reference_ids(options.events.max(1));
+            (
+                Target::Reference { server, publisher },
+                ids,
+                base,
+                String::new(),
+            )
+        }
+    };
+    let server_pid = match &target {
+        Target::Reference { server, .. } => server.pid(),
+        Target::Hub { .. } => options.server_pid,
+    };
     let events: Arc<std::collections::HashMap<String, u32>> = Arc::new(
         ids.iter()
             .enumerate()
             .map(|(n, id)| (id.clone(), n as u32))
             .collect(),
     );
-    let server = server_address(&hub.base).await?;
-    let url = format!(
-        "{}/ws?token={}",
-        hub.base.replacen("http", "ws", 1),
-        hub.token
-    );
-    let memory_before = options.server_pid.and_then(resident_bytes);
+    let server = server_address(&base).await?;
+    let url = format!("{}/ws?token={token}", base.replacen("http", "ws", 1));
+    let memory_before = server_pid.and_then(resident_bytes);
 
     let received = Arc::new(AtomicUsize::new(0));
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -183,9 +269,9 @@ pub async fn run(hub: &Hub, options: &Options) -> anyhow::Result<Report> {
     }
     let opened_in = started.elapsed();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let memory_idle = options.server_pid.and_then(resident_bytes);
+    let memory_idle = server_pid.and_then(resident_bytes);
 
-    let cpu = CpuMeter::start(options.server_pid);
+    let cpu = CpuMeter::start(server_pid);
     let interval = Duration::from_secs_f64(1.0 / options.rate.max(0.001));
     let mut ticker = tokio::time::interval(interval);
     let mut sent = Vec::with_capacity(ids.len());
@@ -193,14 +279,8 @@ pub async fn run(hub: &Hub, options: &Options) -> anyhow::Result<Report> {
     let mut requests = Vec::new();
     for (n, id) in ids.iter().enumerate() {
         ticker.tick().await;
-        let status = if n % 2 == 0 { "blocked" } else { "accessible" };
-        let request = hub
-            .http
-            .post(hub.url("/api/urls/update"))
-            .header("x-api-key", &key)
-            .json(&json!({"id": id, "scanResult": {"status": status}}));
         sent.push(Instant::now());
-        requests.push(tokio::spawn(request.send()));
+        requests.extend(target.send(n, id).await?);
     }
     let mut failed_requests = 0;
     for request in requests {
@@ -231,6 +311,14 @@ pub async fn run(hub: &Hub, options: &Options) -> anyhow::Result<Report> {
 
     let mut report = Report::new("fanout");
     report
+        .add(
+            "server",
+            if matches!(target, Target::Reference { .. }) {
+                "reference (tokio broadcast over WebSockets)"
+            } else {
+                "hub"
+            },
+        )
         .add("sessions_open", open)
         .add(
             "sessions_opened_in_s",

@@ -10,6 +10,7 @@ mod fanout;
 mod hub;
 mod ingest;
 mod login;
+mod reference;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -20,12 +21,12 @@ struct Cli {
     /// The hub's base URL.
     #[arg(long, env = "HUB_BENCH_URL", default_value = "http://127.0.0.1:8080")]
     url: String,
-    /// An admin's email.
+    /// An admin's email (every scenario but the reference's needs one).
     #[arg(long, env = "HUB_BENCH_EMAIL")]
-    email: String,
+    email: Option<String>,
     /// That admin's password.
     #[arg(long, env = "HUB_BENCH_PASSWORD")]
-    password: String,
+    password: Option<String>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -45,19 +46,36 @@ enum Scenario {
     Login(login::Options),
     /// Booking: one contended day, reservations expiring together, cached catalogue reads.
     Booking(booking::Options),
+    /// Runs the reference server `fanout --reference` measures (it starts one itself).
+    ReferenceServer(reference::Options),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let hub = hub::Hub::sign_in(&cli.url, &cli.email, &cli.password).await?;
     let report = match &cli.scenario {
-        Scenario::Fanout(options) => fanout::run(&hub, options).await?,
+        Scenario::ReferenceServer(options) => return reference::serve(options).await,
+        Scenario::Fanout(options) if options.reference => fanout::run(None, options).await?,
+        scenario => run(&cli, scenario).await?,
+    };
+    report.print(cli.json);
+    Ok(())
+}
+
+/// Runs a scenario against the hub, signed in as the admin.
+async fn run(cli: &Cli, scenario: &Scenario) -> anyhow::Result<stats::Report> {
+    let (Some(email), Some(password)) = (&cli.email, &cli.password) else {
+        anyhow::bail!(
+            "give an admin's --email and --password (or HUB_BENCH_EMAIL and HUB_BENCH_PASSWORD)"
+        );
+    };
+    let hub = hub::Hub::sign_in(&cli.url, email, password).await?;
+    Ok(match scenario {
+        Scenario::Fanout(options) => fanout::run(Some(hub), options).await?,
         Scenario::Ingest(options) => ingest::run(&hub, options).await?,
         Scenario::Api(options) => api::run(&hub, options).await?,
         Scenario::Login(options) => login::run(&hub, options).await?,
         Scenario::Booking(options) => booking::run(&hub, options).await?,
-    };
-    report.print(cli.json);
-    Ok(())
+        Scenario::ReferenceServer(_) => anyhow::bail!("the reference server signs in nowhere"),
+    })
 }
