@@ -84,12 +84,13 @@ impl Realtime {
         bridge_settings.response_timeout = bridge_settings
             .response_timeout
             .max(hub_actors::bridge::BLOCK * 2);
-        let bridge_log =
-            EventLog::new(crate::redis_client::connect(&bridge_settings)?, key.clone());
+        // The newest events stay in memory too, as many as a resume may replay.
+        let log = EventLog::new(redis, key, settings.realtime.history + 1);
+        let bridge_log = log.over(crate::redis_client::connect(&bridge_settings)?);
         actix_web::rt::spawn(hub_actors::bridge::run(bridge_log, broadcaster.clone()));
         Ok(Realtime {
             broadcaster,
-            log: EventLog::new(redis, key),
+            log,
             stats,
             open_per_user: OpenSessions::default(),
         })

@@ -13,6 +13,7 @@ use crate::broadcaster::{Broadcaster, Dispatch, Resync, StartAt};
 use crate::event::{
     Cursor, EventId, Frame, FIELD_DATA, FIELD_EPOCH, FIELD_NAME, FIELD_NUMBER, FIELD_TOPIC,
 };
+use crate::recent::Recent;
 
 /// How long one XREAD waits for new events; the connection's response timeout must be longer.
 pub const BLOCK: Duration = Duration::from_secs(5);
@@ -52,7 +53,7 @@ impl Entry {
     }
 
     /// Whether `next` follows this entry with nothing missing between them.
-    fn followed_by(&self, next: &Entry) -> bool {
+    pub fn followed_by(&self, next: &Entry) -> bool {
         next.cursor.epoch == self.cursor.epoch && next.number == self.number + 1
     }
 }
@@ -65,18 +66,30 @@ pub struct Replay {
     pub frames: Vec<Arc<Frame>>,
 }
 
-/// The stream, read by id.
+/// The stream, read by id, with its newest events in memory.
 #[derive(Clone)]
 pub struct EventLog {
     redis: ConnectionManager,
     key: String,
+    recent: Recent,
 }
 
 impl EventLog {
-    pub fn new(redis: ConnectionManager, key: impl Into<String>) -> Self {
+    /// Keeps up to `recent` of the newest events in memory.
+    pub fn new(redis: ConnectionManager, key: impl Into<String>, recent: usize) -> Self {
         EventLog {
             redis,
             key: key.into(),
+            recent: Recent::new(recent),
+        }
+    }
+
+    /// The same log over another connection (the bridge's, which XREAD BLOCK holds), sharing the
+    /// events in memory.
+    pub fn over(&self, redis: ConnectionManager) -> Self {
+        EventLog {
+            redis,
+            ..self.clone()
         }
     }
 
@@ -95,6 +108,17 @@ impl EventLog {
     /// `since` is still kept, in its epoch, and every entry after it carries the next number.
     /// Both ranges are read in one transaction, so no trim or reset falls between them.
     pub async fn replay(&self, since: Cursor, limit: usize) -> redis::RedisResult<Replay> {
+        if let Some(replay) = self.recent.replay(since, limit) {
+            // The events come from memory; `since` still on the stream proves that the stream is
+            // the one they were read from (not deleted or lost since).
+            return Ok(match self.kept(since).await? {
+                true => replay,
+                false => Replay {
+                    since_kept: false,
+                    frames: Vec::new(),
+                },
+            });
+        }
         let id = since.id.to_string();
         let (at, after): (StreamRangeReply, StreamRangeReply) = redis::pipe()
             .atomic()
@@ -115,6 +139,21 @@ impl EventLog {
             last = Some(entry);
         }
         Ok(Replay { since_kept, frames })
+    }
+
+    /// Whether `since` is on the stream, in its epoch.
+    async fn kept(&self, since: Cursor) -> redis::RedisResult<bool> {
+        let id = since.id.to_string();
+        let at: StreamRangeReply = self
+            .redis
+            .clone()
+            .xrange_count(&self.key, &id, &id, 1)
+            .await?;
+        Ok(at
+            .ids
+            .first()
+            .and_then(Entry::parse)
+            .is_some_and(|entry| entry.cursor == since))
     }
 
     /// Entries after `after` (from the start when `None`), waiting up to [`BLOCK`] for the first;
@@ -195,7 +234,7 @@ pub async fn run(log: EventLog, broadcaster: Addr<Broadcaster>) {
                 retry = Retry::default();
                 position.read_after = Some(read_up_to);
                 let quiet = entries.is_empty();
-                if !follow(&mut position, entries, &broadcaster).await {
+                if !follow(&mut position, entries, &log.recent, &broadcaster).await {
                     return;
                 }
                 quiet
@@ -212,6 +251,7 @@ pub async fn run(log: EventLog, broadcaster: Addr<Broadcaster>) {
                     let epoch = newest.as_ref().map(|entry| entry.cursor.epoch);
                     tracing::warn!("the event stream was reset; sessions resync");
                     position = Position::at(None);
+                    log.recent.clear();
                     if broadcaster.send(Resync(epoch)).await.is_err() {
                         return;
                     }
@@ -222,10 +262,12 @@ pub async fn run(log: EventLog, broadcaster: Addr<Broadcaster>) {
 }
 
 /// Hands `entries` to the broadcaster, with a resync wherever one does not follow the last;
-/// answers false once the broadcaster is gone.
+/// answers false once the broadcaster is gone. Each is kept in `recent` before it is dispatched,
+/// so that a session that got it live finds it there when it resumes.
 async fn follow(
     position: &mut Position,
     entries: Vec<Entry>,
+    recent: &Recent,
     broadcaster: &Addr<Broadcaster>,
 ) -> bool {
     let mut frames = Vec::with_capacity(entries.len());
@@ -248,6 +290,7 @@ async fn follow(
                 }
             }
         }
+        recent.push(&entry);
         frames.extend(entry.frame.clone());
         position.last = Some(entry);
     }

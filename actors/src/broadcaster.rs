@@ -1,7 +1,8 @@
-//! The broadcaster: one per web process. It knows which session holds which topic and queues every
-//! event on the links of the sessions on its topic, as the same shared frame. It never waits on a
-//! session. Every [`CHECK_INTERVAL`] it closes the sessions whose client is too slow (1013), silent
-//! (1001) or whose credentials expired (1008), and ends the connections that could not close.
+//! The broadcaster: one per web process. It knows which session holds which topic and hands every
+//! batch of events to each [`shard`](crate::shard) with sessions on their topics, once: the frames
+//! with, for each, the slots of that shard's sessions on its topic. It never waits on a session.
+//! Every [`CHECK_INTERVAL`] it closes the sessions whose client is too slow (1013), silent (1001)
+//! or whose credentials expired (1008), and ends the connections that could not close.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,7 +12,8 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use crate::event::{Cursor, Epoch, Frame, SESSIONS_REVOKED};
-use crate::link::{Link, Offered, Verdict, POLICY_VIOLATION, STOPPING, TOO_SLOW, TRY_AGAIN_LATER};
+use crate::link::{Link, Verdict, POLICY_VIOLATION, STOPPING, TRY_AGAIN_LATER};
+use crate::shard::{Deliver, Item, Place, Shard, Slot};
 
 pub type SessionId = u64;
 
@@ -96,6 +98,7 @@ pub struct Join {
     pub user_id: String,
     pub login_session: Option<String>,
     pub link: Arc<Link>,
+    pub place: Place,
     pub topics: BTreeSet<String>,
 }
 
@@ -143,14 +146,21 @@ struct Member {
     user_id: String,
     login_session: Option<String>,
     link: Arc<Link>,
+    shard: usize,
+    slot: Slot,
     topics: HashSet<String>,
 }
+
+/// The sessions on a topic: for each shard, the slots of its sessions there.
+type Subscribers = Vec<Arc<Vec<Slot>>>;
 
 pub struct Broadcaster {
     /// Set once the process stops: every session is closed, and so is any that joins after.
     stopping: bool,
     members: HashMap<SessionId, Member>,
-    topics: HashMap<String, HashSet<SessionId>>,
+    topics: HashMap<String, Subscribers>,
+    /// Every shard a session joined from, by index.
+    shards: Vec<Option<Addr<Shard>>>,
     last_dispatched: Option<Cursor>,
     /// Closed sessions whose connections are watched until they are gone.
     closing: Vec<Arc<Link>>,
@@ -163,6 +173,7 @@ impl Broadcaster {
             stopping: false,
             members: HashMap::new(),
             topics: HashMap::new(),
+            shards: Vec::new(),
             last_dispatched: None,
             closing: Vec::new(),
             stats,
@@ -174,11 +185,15 @@ impl Broadcaster {
             return;
         };
         for topic in topics {
-            self.topics
-                .entry(topic.clone())
-                .or_default()
-                .insert(session);
-            member.topics.insert(topic);
+            if !member.topics.insert(topic.clone()) {
+                continue;
+            }
+            let shards = self.topics.entry(topic).or_default();
+            if shards.len() <= member.shard {
+                shards.resize_with(member.shard + 1, Default::default);
+            }
+            // A batch still holding the list keeps its copy.
+            Arc::make_mut(&mut shards[member.shard]).push(member.slot);
         }
     }
 
@@ -187,12 +202,19 @@ impl Broadcaster {
             return;
         };
         for topic in topics {
-            member.topics.remove(topic);
-            if let Some(sessions) = self.topics.get_mut(topic) {
-                sessions.remove(&session);
-                if sessions.is_empty() {
-                    self.topics.remove(topic);
+            if !member.topics.remove(topic) {
+                continue;
+            }
+            let Some(shards) = self.topics.get_mut(topic) else {
+                continue;
+            };
+            if let Some(slots) = shards.get_mut(member.shard) {
+                if let Some(at) = slots.iter().position(|slot| *slot == member.slot) {
+                    Arc::make_mut(slots).swap_remove(at);
                 }
+            }
+            if shards.iter().all(|slots| slots.is_empty()) {
+                self.topics.remove(topic);
             }
         }
     }
@@ -243,28 +265,33 @@ impl Broadcaster {
         }
     }
 
-    fn dispatch(&mut self, frame: &Arc<Frame>) {
+    /// Adds `frame` to the batch of every shard with sessions on its topic.
+    fn dispatch(&mut self, frame: &Arc<Frame>, batches: &mut Batches) {
         self.last_dispatched = Some(frame.cursor);
         Stats::bump(&self.stats.events_broadcast, 1);
-        let Some(sessions) = self.topics.get(&frame.topic) else {
+        let Some(shards) = self.topics.get(&frame.topic) else {
             return;
         };
-        let mut delivered = 0;
-        let mut overflowed = Vec::new();
-        for session in sessions {
-            let Some(member) = self.members.get(session) else {
-                continue;
-            };
-            match member.link.offer(frame) {
-                Offered::Queued => delivered += 1,
-                Offered::NotQueued => {}
-                Offered::Overflowed => overflowed.push(*session),
+        for (shard, slots) in shards.iter().enumerate() {
+            if !slots.is_empty() {
+                batches.add(shard, Item::Frame(frame.clone(), slots.clone()));
             }
         }
-        Stats::bump(&self.stats.frames_delivered, delivered);
-        for session in overflowed {
-            // The link has closed itself already; this stops feeding it and watches it go.
-            self.close(session, TOO_SLOW);
+    }
+
+    /// Sends every shard its batch. A session that overflows on its shard closes itself; the
+    /// next check removes it (see [`Link::offer`]).
+    fn send(&self, batches: Batches) {
+        for (shard, items) in batches.0.into_iter().enumerate() {
+            if items.is_empty() {
+                continue;
+            }
+            if let Some(Some(address)) = self.shards.get(shard) {
+                address.do_send(Deliver {
+                    items,
+                    stats: self.stats.clone(),
+                });
+            }
         }
     }
 
@@ -282,6 +309,19 @@ impl Broadcaster {
             self.close(session, verdict);
         }
         self.closing.retain(|link| link.end_if_stuck());
+    }
+}
+
+/// What each shard is to be sent, by shard index.
+#[derive(Default)]
+struct Batches(Vec<Vec<Item>>);
+
+impl Batches {
+    fn add(&mut self, shard: usize, item: Item) {
+        if self.0.len() <= shard {
+            self.0.resize_with(shard + 1, Vec::new);
+        }
+        self.0[shard].push(item);
     }
 }
 
@@ -326,12 +366,23 @@ impl Handler<Join> for Broadcaster {
             return;
         }
         join.link.open(&join.topics, self.last_dispatched);
+        let Place {
+            shard,
+            slot,
+            address,
+        } = join.place;
+        if self.shards.len() <= shard {
+            self.shards.resize_with(shard + 1, || None);
+        }
+        self.shards[shard].get_or_insert(address);
         self.members.insert(
             join.session,
             Member {
                 user_id: join.user_id,
                 login_session: join.login_session,
                 link: join.link,
+                shard,
+                slot,
                 topics: HashSet::new(),
             },
         );
@@ -370,12 +421,15 @@ impl Handler<Dispatch> for Broadcaster {
     type Result = ();
 
     fn handle(&mut self, Dispatch(frames): Dispatch, _: &mut Self::Context) {
+        let mut batches = Batches::default();
         for frame in &frames {
-            self.dispatch(frame);
+            self.dispatch(frame, &mut batches);
             if frame.name == SESSIONS_REVOKED {
+                // Its sessions close at once: a close goes out before any frame still queued.
                 self.revoke(&frame.topic, frame.revokes_session.as_deref());
             }
         }
+        self.send(batches);
     }
 }
 
@@ -395,8 +449,15 @@ impl Handler<Resync> for Broadcaster {
     fn handle(&mut self, Resync(epoch): Resync, _: &mut Self::Context) {
         Stats::bump(&self.stats.resyncs, 1);
         self.last_dispatched = None;
+        // Through the shards, so that it reaches each session after the events dispatched before.
+        let mut slots: Vec<Vec<Slot>> = vec![Vec::new(); self.shards.len()];
         for member in self.members.values() {
-            member.link.resync(epoch);
+            slots[member.shard].push(member.slot);
         }
+        let mut batches = Batches::default();
+        for (shard, slots) in slots.into_iter().enumerate() {
+            batches.add(shard, Item::Resync(epoch, slots));
+        }
+        self.send(batches);
     }
 }

@@ -2,13 +2,16 @@
 //!
 //! Events flow one way: the hub's relay appends them to the Redis stream `events`; each web
 //! process's [`bridge`] reads the stream and hands the events to its [`Broadcaster`], which
-//! queues each on the [`link`] of every [`Session`] holding its topic.
+//! hands each batch once to every [`shard`] (one per HTTP worker thread) with sessions on their
+//! topics; the shard queues each event on the [`link`] of every such [`Session`] of its thread.
 
 pub mod bridge;
 pub mod broadcaster;
 pub mod event;
 pub mod link;
+pub mod recent;
 pub mod session;
+pub mod shard;
 pub mod socket;
 pub mod topics;
 

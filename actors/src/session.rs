@@ -17,6 +17,7 @@ use crate::bridge::EventLog;
 use crate::broadcaster::{self, Broadcaster, Join, Leave, SessionId};
 use crate::event::Cursor;
 use crate::link::{Link, LinkBody};
+use crate::shard::{self, Place};
 use crate::topics::Grants;
 
 const MAX_TOPICS: usize = 256;
@@ -44,6 +45,8 @@ pub struct Session {
     log: EventLog,
     settings: SessionSettings,
     link: Arc<Link>,
+    /// Its link's place on the shard of its thread, from when it starts.
+    place: Option<Place>,
     topics: BTreeSet<String>,
     /// A resume asked for when connecting, done before any live event is sent.
     resume_on_join: Option<String>,
@@ -68,6 +71,7 @@ impl Session {
             log,
             settings,
             link: Arc::new(link),
+            place: None,
             resume_on_join: None,
             _held: None,
         }
@@ -204,11 +208,14 @@ impl Actor for Session {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.run_interval(self.settings.ping_interval, |_, ctx| ctx.ping(b""));
+        let place = shard::join(self.link.clone());
+        self.place = Some(place.clone());
         let join = Join {
             session: self.id,
             user_id: self.grants.user_id.clone(),
             login_session: self.grants.login_session.clone(),
             link: self.link.clone(),
+            place,
             topics: self.topics.clone(),
         };
         // Live events are held from the first, so that the replay goes out before them.
@@ -229,6 +236,9 @@ impl Actor for Session {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
+        if let Some(place) = &self.place {
+            shard::leave(place);
+        }
         self.broadcaster.do_send(Leave { session: self.id });
     }
 }
