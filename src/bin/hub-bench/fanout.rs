@@ -48,7 +48,7 @@ enum Target {
     },
     Reference {
         server: reference::Child,
-        publisher: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+        publisher: Box<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>>,
     },
 }
 
@@ -60,7 +60,11 @@ impl Target {
         n: usize,
         id: &str,
     ) -> anyhow::Result<Option<tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>>> {
-        let status = if n % 2 == 0 { "blocked" } else { "accessible" };
+        let status = if n.is_multiple_of(2) {
+            "blocked"
+        } else {
+            "accessible"
+        };
         match self {
             Target::Hub { hub, key } => {
                 let request = hub
@@ -212,7 +216,10 @@ pub async fn run(hub: Option<Hub>, options: &Options) -> anyhow::Result<Report> 
             .await?;
             let ids = reference_ids(options.events.max(1));
             (
-                Target::Reference { server, publisher },
+                Target::Reference {
+                    server,
+                    publisher: Box::new(publisher),
+                },
                 ids,
                 base,
                 String::new(),

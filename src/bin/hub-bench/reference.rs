@@ -36,6 +36,8 @@ pub async fn serve(options: &Options) -> anyhow::Result<()> {
     }
 }
 
+// The handshake callback returns tungstenite's own (large) error type.
+#[allow(clippy::result_large_err)]
 async fn connection(stream: TcpStream, events: broadcast::Sender<Utf8Bytes>) {
     let mut path = String::new();
     let accepted = tokio_tungstenite::accept_hdr_async(stream, |request: &Request, response| {
