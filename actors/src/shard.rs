@@ -193,6 +193,8 @@ pub fn leave(place: &Place) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::broadcaster::{Broadcaster, Dispatch, Join};
+    use crate::event::{Cursor, EventId};
     use crate::link::Limits;
     use std::time::Duration;
 
@@ -223,5 +225,46 @@ mod tests {
             slots.link(second).is_some(),
             "a stale give-back frees nothing"
         );
+    }
+
+    /// A session's connection goes and the next one on the thread takes its slot before the
+    /// broadcaster has heard of it: the broadcaster still lists the slot on the first session's
+    /// topics, and nothing of theirs may reach the second.
+    #[actix::test]
+    async fn an_event_for_a_session_gone_from_its_slot_misses_the_next_one_there() {
+        let broadcaster = Broadcaster::new(Arc::default()).start();
+        let admin = link();
+        let place = join(admin.clone());
+        let topics = ["users".to_owned()].into();
+        let joined = Join {
+            session: 1,
+            user_id: "admin".into(),
+            login_session: None,
+            link: admin.clone(),
+            place: place.clone(),
+            topics,
+        };
+        broadcaster.send(joined).await.unwrap();
+        assert_eq!(admin.pending(), 1, "its hello");
+
+        leave(&place);
+        let user = link();
+        let taken = join(user.clone());
+        assert_eq!(taken.slot.index, place.slot.index, "the slot is reused");
+        let cursor = Cursor {
+            epoch: Epoch(1),
+            id: EventId {
+                millis: 1,
+                sequence: 0,
+            },
+        };
+        let frame = Frame::encode(cursor, "users", "user:updated", "{}").unwrap();
+        broadcaster
+            .send(Dispatch(vec![Arc::new(frame)]))
+            .await
+            .unwrap();
+        // The shard's delivery is a message of its own, handled on this thread.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(user.pending(), 0, "the admin's event reached the user");
     }
 }

@@ -112,7 +112,7 @@ fn domain_id(frame: &str) -> Option<&str> {
     frame.get(start..start + 36)
 }
 
-async fn server_address(base: &str) -> anyhow::Result<SocketAddr> {
+pub async fn server_address(base: &str) -> anyhow::Result<SocketAddr> {
     let host = base
         .split("://")
         .nth(1)
@@ -128,16 +128,17 @@ async fn server_address(base: &str) -> anyhow::Result<SocketAddr> {
 
 type Receipts = Vec<(u32, Instant)>;
 
-struct Session {
-    index: usize,
-    source: Ipv4Addr,
-    server: SocketAddr,
-    url: String,
+/// A live session recording when each event arrives.
+pub struct Watcher {
+    pub index: usize,
+    pub source: Ipv4Addr,
+    pub server: SocketAddr,
+    pub url: String,
 }
 
-impl Session {
+impl Watcher {
     /// Connects, reads the hello, then records when each event arrives until `stop`.
-    async fn run(
+    pub async fn run(
         self,
         events: Arc<std::collections::HashMap<String, u32>>,
         received: Arc<AtomicUsize>,
@@ -247,7 +248,7 @@ pub async fn run(hub: Option<Hub>, options: &Options) -> anyhow::Result<Report> 
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(options.sessions);
     for index in 0..options.sessions {
-        let session = Session {
+        let session = Watcher {
             index,
             source: Ipv4Addr::new(
                 127,

@@ -11,6 +11,7 @@ mod hub;
 mod ingest;
 mod login;
 mod reference;
+mod resume;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -46,6 +47,8 @@ enum Scenario {
     Login(login::Options),
     /// Booking: one contended day, reservations expiring together, cached catalogue reads.
     Booking(booking::Options),
+    /// A storm of sessions resuming at once while watchers stay live.
+    Resume(resume::Options),
     /// Runs the reference server `fanout --reference` measures (it starts one itself).
     ReferenceServer(reference::Options),
 }
@@ -76,6 +79,7 @@ async fn run(cli: &Cli, scenario: &Scenario) -> anyhow::Result<stats::Report> {
         Scenario::Api(options) => api::run(&hub, options).await?,
         Scenario::Login(options) => login::run(&hub, options).await?,
         Scenario::Booking(options) => booking::run(&hub, options).await?,
+        Scenario::Resume(options) => resume::run(&hub, options).await?,
         Scenario::ReferenceServer(_) => anyhow::bail!("the reference server signs in nowhere"),
     })
 }
