@@ -16,9 +16,9 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -398,11 +398,30 @@ impl Link {
     }
 }
 
+/// Wakes a session's body on the actor's behalf, and notes that it did: the body polls the actor
+/// only then, not on every frame the broadcaster queues.
+struct ActorWake {
+    woken: AtomicBool,
+    body: AtomicWaker,
+}
+
+impl Wake for ActorWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.body.wake();
+    }
+}
+
 /// The response body of a session: the session actor's own frames (pings, pongs, its closes) and
 /// the link's queue, until either ends.
 pub struct LinkBody<S> {
     actor: Option<S>,
     link: Arc<Link>,
+    actor_wake: Arc<ActorWake>,
 }
 
 impl<S> LinkBody<S> {
@@ -410,6 +429,10 @@ impl<S> LinkBody<S> {
         LinkBody {
             actor: Some(actor),
             link,
+            actor_wake: Arc::new(ActorWake {
+                woken: AtomicBool::new(true),
+                body: AtomicWaker::new(),
+            }),
         }
     }
 }
@@ -432,13 +455,21 @@ where
             return Poll::Ready(None);
         };
         this.link.waker.register(cx.waker());
-        match Pin::new(actor).poll_next(cx) {
-            Poll::Ready(Some(item)) => return Poll::Ready(Some(item)),
-            Poll::Ready(None) => {
-                this.actor = None;
-                return Poll::Ready(None);
+        this.actor_wake.body.register(cx.waker());
+        if this.actor_wake.woken.swap(false, Ordering::AcqRel) {
+            let waker = Waker::from(this.actor_wake.clone());
+            match Pin::new(actor).poll_next(&mut Context::from_waker(&waker)) {
+                Poll::Ready(Some(item)) => {
+                    // It may have more ready: poll it again next time.
+                    this.actor_wake.woken.store(true, Ordering::Release);
+                    return Poll::Ready(Some(item));
+                }
+                Poll::Ready(None) => {
+                    this.actor = None;
+                    return Poll::Ready(None);
+                }
+                Poll::Pending => {}
             }
-            Poll::Pending => {}
         }
         match this.link.take() {
             Some((frame, last)) => {

@@ -56,16 +56,32 @@ fn source(index: usize, sources: u8) -> Ipv4Addr {
     Ipv4Addr::new(127, 0, 0, 1 + (index % sources.max(1) as usize) as u8)
 }
 
-/// Connects from `source` with `since`, and reads until `resumed`; then keeps reading until
-/// `stop`, as a live client does.
+/// Connects from `source` with `since`, and reads until `resumed`, which it tells `done` (or
+/// `None` when it failed); then keeps reading until `stop`, as a live client does.
 async fn resume(
     url: String,
     source: Ipv4Addr,
     server: SocketAddr,
     storm: Instant,
     opening: tokio::sync::OwnedSemaphorePermit,
+    done: tokio::sync::mpsc::Sender<Option<Resumed>>,
+    stop: watch::Receiver<bool>,
+) {
+    let resumed = resumed_then_live(url, source, server, storm, opening, &done, stop).await;
+    if resumed.is_err() {
+        let _ = done.send(None).await;
+    }
+}
+
+async fn resumed_then_live(
+    url: String,
+    source: Ipv4Addr,
+    server: SocketAddr,
+    storm: Instant,
+    opening: tokio::sync::OwnedSemaphorePermit,
+    done: &tokio::sync::mpsc::Sender<Option<Resumed>>,
     mut stop: watch::Receiver<bool>,
-) -> anyhow::Result<Resumed> {
+) -> anyhow::Result<()> {
     let socket = tokio::net::TcpSocket::new_v4()?;
     socket.bind(SocketAddr::new(IpAddr::V4(source), 0))?;
     let stream = socket.connect(server).await?;
@@ -84,13 +100,14 @@ async fn resume(
             };
         }
     };
+    let _ = done.send(Some(resumed)).await;
     loop {
         tokio::select! {
             _ = stop.changed() => break,
             message = ws.next() => if !matches!(message, Some(Ok(_))) { break },
         }
     }
-    Ok(resumed)
+    Ok(())
 }
 
 /// The status report `n` makes (every report is an event, a new status or not).
@@ -213,6 +230,7 @@ pub async fn run(hub: &Hub, options: &Options) -> anyhow::Result<Report> {
     let cpu = CpuMeter::start(options.server_pid);
     let storm = Instant::now();
     let resume_url = format!("{url}&since={since}");
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::channel(options.sessions.max(1));
     let mut resumers = Vec::with_capacity(options.sessions);
     for index in 0..options.sessions {
         let permit = opening.clone().acquire_owned().await?;
@@ -222,26 +240,28 @@ pub async fn run(hub: &Hub, options: &Options) -> anyhow::Result<Report> {
             server,
             storm,
             permit,
+            done_tx.clone(),
             stop_rx.clone(),
         )));
     }
-    // Every session is live once it has said `resumed`: wait for the last (or the limit).
-    let (done_tx, mut done_rx) = tokio::sync::mpsc::channel(options.sessions.max(1));
-    let mut waiting = Vec::with_capacity(resumers.len());
-    for resumer in resumers {
-        let done = done_tx.clone();
-        waiting.push(tokio::spawn(async move {
-            let outcome = resumer.await.ok().and_then(Result::ok);
-            let after = outcome.as_ref().map(|resumed| resumed.after);
-            let _ = done.send(after).await;
-            outcome
-        }));
-    }
     drop(done_tx);
+    // Every session is live once it has said `resumed`: wait for the last (or the limit).
     let deadline = tokio::time::Instant::now() + STORM_LIMIT;
     let mut live_after = Duration::ZERO;
-    while let Ok(Some(after)) = tokio::time::timeout_at(deadline, done_rx.recv()).await {
-        live_after = live_after.max(after.unwrap_or_default());
+    let mut resume_times = Samples::default();
+    let (mut resumed, mut failed, mut complete, mut replayed) = (0, 0, 0, 0u64);
+    while resumed + failed < options.sessions {
+        match tokio::time::timeout_at(deadline, done_rx.recv()).await {
+            Ok(Some(Some(outcome))) => {
+                resumed += 1;
+                complete += usize::from(outcome.complete);
+                replayed += outcome.replayed;
+                resume_times.push(outcome.after);
+                live_after = live_after.max(outcome.after);
+            }
+            Ok(Some(None)) => failed += 1,
+            Ok(None) | Err(_) => break,
+        }
     }
     let storm_ended = storm + live_after;
     let server_cpu_ms = cpu.used_ms();
@@ -250,17 +270,8 @@ pub async fn run(hub: &Hub, options: &Options) -> anyhow::Result<Report> {
     sender.await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let _ = stop_tx.send(true);
-
-    let mut resume_times = Samples::default();
-    let (mut resumed, mut complete, mut replayed) = (0, 0, 0u64);
-    for waiter in waiting {
-        // A session still resuming at the limit is counted as not resumed.
-        if let Ok(Ok(Some(outcome))) = tokio::time::timeout(Duration::from_secs(1), waiter).await {
-            resumed += 1;
-            complete += usize::from(outcome.complete);
-            replayed += outcome.replayed;
-            resume_times.push(outcome.after);
-        }
+    for resumer in resumers {
+        let _ = resumer.await;
     }
     let sent = sent.lock().unwrap_or_else(PoisonError::into_inner).clone();
     let (mut before_storm, mut during_storm) = (Samples::default(), Samples::default());
@@ -283,6 +294,7 @@ pub async fn run(hub: &Hub, options: &Options) -> anyhow::Result<Report> {
         .add("sessions", options.sessions)
         .add("events_behind", options.behind)
         .add("sessions_resumed", resumed)
+        .add("sessions_failed", failed)
         .add("resumed_complete", complete)
         .add("frames_replayed", replayed)
         .add("all_live_after_s", millis(live_after) / 1000.0)
