@@ -402,7 +402,8 @@ impl Link {
 /// only then, not on every frame the broadcaster queues.
 struct ActorWake {
     woken: AtomicBool,
-    body: AtomicWaker,
+    /// Its waker is the body's.
+    link: Arc<Link>,
 }
 
 impl Wake for ActorWake {
@@ -412,7 +413,7 @@ impl Wake for ActorWake {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.woken.store(true, Ordering::Release);
-        self.body.wake();
+        self.link.waker.wake();
     }
 }
 
@@ -428,11 +429,11 @@ impl<S> LinkBody<S> {
     pub fn new(actor: S, link: Arc<Link>) -> Self {
         LinkBody {
             actor: Some(actor),
-            link,
             actor_wake: Arc::new(ActorWake {
                 woken: AtomicBool::new(true),
-                body: AtomicWaker::new(),
+                link: link.clone(),
             }),
+            link,
         }
     }
 }
@@ -455,7 +456,6 @@ where
             return Poll::Ready(None);
         };
         this.link.waker.register(cx.waker());
-        this.actor_wake.body.register(cx.waker());
         if this.actor_wake.woken.swap(false, Ordering::AcqRel) {
             let waker = Waker::from(this.actor_wake.clone());
             match Pin::new(actor).poll_next(&mut Context::from_waker(&waker)) {
