@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::hub::Hub;
 use crate::reference;
-use crate::stats::{per_second, CpuMeter, Report, Samples};
+use crate::stats::{millis, per_second, CpuMeter, Report, Samples};
 
 #[derive(clap::Args, Debug)]
 pub struct Options {
@@ -305,6 +305,8 @@ pub async fn run(hub: Option<Hub>, options: &Options) -> anyhow::Result<Report> 
     let server_cpu_ms = cpu.used_ms();
     let _ = stop_tx.send(true);
     let mut latencies = Samples::default();
+    // The last receipt of each event: how long its whole fan-out took.
+    let mut fanned_out = vec![Duration::ZERO; sent.len()];
     let mut delivered = 0;
     for task in tasks {
         let receipts = task.await.unwrap_or_default();
@@ -312,10 +314,27 @@ pub async fn run(hub: Option<Hub>, options: &Options) -> anyhow::Result<Report> 
         for (event, at) in receipts {
             if seen.insert(event) {
                 delivered += 1;
-                latencies.push(at.saturating_duration_since(sent[event as usize]));
+                let latency = at.saturating_duration_since(sent[event as usize]);
+                latencies.push(latency);
+                let last = &mut fanned_out[event as usize];
+                *last = (*last).max(latency);
             }
         }
     }
+    let mut slowest: Vec<(usize, Duration)> = fanned_out.into_iter().enumerate().collect();
+    slowest.sort_by_key(|(_, took)| std::cmp::Reverse(*took));
+    let slowest: Vec<String> = slowest
+        .iter()
+        .take(5)
+        .map(|(event, took)| {
+            let at = sent[*event].saturating_duration_since(sending);
+            format!(
+                "#{event} at {:.1} s: {} ms",
+                at.as_secs_f64(),
+                millis(*took)
+            )
+        })
+        .collect();
 
     let mut report = Report::new("fanout");
     report
@@ -337,7 +356,8 @@ pub async fn run(hub: Option<Hub>, options: &Options) -> anyhow::Result<Report> 
         .add("deliveries", delivered)
         .add("deliveries_missing", expected - delivered.min(expected))
         .add("deliveries_per_s", per_second(delivered, window))
-        .add("latency_ms", latencies.summary());
+        .add("latency_ms", latencies.summary())
+        .add("slowest_fan_outs", slowest);
     if let Some(cpu_ms) = server_cpu_ms {
         report.add("server_cpu_s", cpu_ms / 1000.0).add(
             "server_cpu_us_per_delivery",
