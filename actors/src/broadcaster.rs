@@ -90,7 +90,7 @@ impl Stats {
 }
 
 /// A session opens on `topics`: the broadcaster sends its `hello` (with the last event dispatched
-/// before it joined) and from then on queues every event on those topics on its link.
+/// before it joined) and from then on hands every event on those topics to its shard (`place`).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Join {
@@ -280,8 +280,8 @@ impl Broadcaster {
     }
 
     /// Sends every shard its batch. A session that overflows on its shard closes itself; the
-    /// next check removes it (see [`Link::offer`]).
-    fn send(&self, batches: Batches) {
+    /// next check, or its leaving, removes it (see [`Link::offer`]).
+    fn send_batches(&self, batches: Batches) {
         for (shard, items) in batches.0.into_iter().enumerate() {
             if items.is_empty() {
                 continue;
@@ -346,6 +346,12 @@ impl Handler<Stop> for Broadcaster {
 
     fn handle(&mut self, _: Stop, _: &mut Self::Context) {
         self.stopping = true;
+        // Nothing is dispatched from now on: forgetting every subscription at once spares each
+        // close a scan of its topics' lists.
+        self.topics.clear();
+        for member in self.members.values_mut() {
+            member.topics.clear();
+        }
         let sessions: Vec<SessionId> = self.members.keys().copied().collect();
         tracing::info!(
             sessions = sessions.len(),
@@ -397,7 +403,21 @@ impl Handler<Leave> for Broadcaster {
     type Result = ();
 
     fn handle(&mut self, leave: Leave, _: &mut Self::Context) {
-        self.remove(leave.session);
+        let Some(member) = self.remove(leave.session) else {
+            return;
+        };
+        // It closed itself (it overflowed on its shard) before a check closed it: count it, and
+        // watch its connection as a close of ours.
+        if let Some(code) = member.link.closing_code() {
+            if code == TRY_AGAIN_LATER {
+                tracing::info!(
+                    session = leave.session,
+                    "closing a session that reads too slowly (1013)"
+                );
+                Stats::bump(&self.stats.slow_sessions_closed, 1);
+            }
+            self.closing.push(member.link);
+        }
     }
 }
 
@@ -429,7 +449,7 @@ impl Handler<Dispatch> for Broadcaster {
                 self.revoke(&frame.topic, frame.revokes_session.as_deref());
             }
         }
-        self.send(batches);
+        self.send_batches(batches);
     }
 }
 
@@ -458,6 +478,6 @@ impl Handler<Resync> for Broadcaster {
         for (shard, slots) in slots.into_iter().enumerate() {
             batches.add(shard, Item::Resync(epoch, slots));
         }
-        self.send(batches);
+        self.send_batches(batches);
     }
 }

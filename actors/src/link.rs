@@ -1,8 +1,8 @@
 //! A session's link to its client: the frames queued for it, in order, and the response body that
 //! hands them to the connection.
 //!
-//! The broadcaster queues event frames here directly (no actor message per frame), and the
-//! connection takes them as fast as the client accepts them: actix-web writes a response body
+//! The shard of the session's thread queues event frames here (no actor message per frame), and
+//! the connection takes them as fast as the client accepts them: actix-web writes a response body
 //! only as fast as the client reads (above the queue sit only actix's write buffer and the
 //! kernel's socket buffers, both bounded). So the queue is what the client has not accepted,
 //! and the rule for a client too slow is judged on it: a session holding `max_pending` frames
@@ -318,6 +318,16 @@ impl Link {
         }
         drop(queue);
         self.waker.wake();
+    }
+
+    /// The close code asked for, while the connection has not ended.
+    pub fn closing_code(&self) -> Option<u16> {
+        let queue = self.lock();
+        queue
+            .closing
+            .as_ref()
+            .filter(|_| !queue.ended)
+            .map(|closing| closing.code)
     }
 
     /// The client sent something (a pong, a request).

@@ -1,6 +1,6 @@
 //! The newest events the bridge handed on, in memory, so that a session resuming a little behind
-//! is answered without reading Redis: a storm of reconnections costs no Redis round trips, and
-//! every frame it replays is the one already encoded.
+//! is answered without reading its events from Redis (one entry is read, to prove that the stream
+//! is still the one they came from), and every frame it replays is the one already encoded.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -88,8 +88,7 @@ impl Recent {
             .ok()?;
         let frames = run
             .entries
-            .iter()
-            .skip(at + 1)
+            .range(at + 1..)
             .filter_map(|entry| entry.frame.clone())
             .take(limit)
             .collect();

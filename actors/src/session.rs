@@ -1,7 +1,7 @@
 //! One actor per WebSocket. It joins the broadcaster on the topics its user may hold, answers the
 //! client's `subscribe`, `unsubscribe` and `resume`, and pings. Its frames go through its
-//! [`Link`], in order with the events the broadcaster queues there; the broadcaster closes it when
-//! its client is too slow, silent, or signed out.
+//! [`Link`], in order with the events its thread's shard queues there; the broadcaster closes it
+//! when its client is too slow, silent, or signed out.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -108,16 +108,16 @@ impl Handler<Deliver> for Shard {
         let mut delivered = 0;
         for item in &deliver.items {
             match item {
-                Item::Frame(frame, sessions) => {
-                    for slot in sessions.iter() {
+                Item::Frame(frame, slots_on_topic) => {
+                    for slot in slots_on_topic.iter() {
                         let link = slots.link(*slot);
                         if link.is_some_and(|link| link.offer(frame) == Offered::Queued) {
                             delivered += 1;
                         }
                     }
                 }
-                Item::Resync(epoch, sessions) => {
-                    for link in sessions.iter().filter_map(|slot| slots.link(*slot)) {
+                Item::Resync(epoch, resyncing) => {
+                    for link in resyncing.iter().filter_map(|slot| slots.link(*slot)) {
                         link.resync(*epoch);
                     }
                 }
@@ -227,6 +227,52 @@ mod tests {
         );
     }
 
+    fn frame_on(topic: &str, millis: u64) -> Arc<Frame> {
+        let cursor = Cursor {
+            epoch: Epoch(1),
+            id: EventId {
+                millis,
+                sequence: 0,
+            },
+        };
+        Arc::new(Frame::encode(cursor, topic, "test", "{}").unwrap())
+    }
+
+    /// A session overflows on its shard, closes itself, and its actor stops (its connection took
+    /// the close frame) before the broadcaster's next check: it is still counted as a slow client
+    /// closed, and its connection watched until it goes.
+    #[actix::test]
+    async fn a_session_that_overflowed_and_left_before_a_check_is_counted() {
+        let stats = Arc::new(Stats::default());
+        let broadcaster = Broadcaster::new(stats.clone()).start();
+        let limits = Limits {
+            max_pending: 1,
+            client_timeout: Duration::from_secs(60),
+        };
+        let slow = Arc::new(Link::new(None, limits, None));
+        let place = join(slow.clone());
+        let joined = Join {
+            session: 7,
+            user_id: "slow".into(),
+            login_session: None,
+            link: slow.clone(),
+            place: place.clone(),
+            topics: ["domains".to_owned()].into(),
+        };
+        broadcaster.send(joined).await.unwrap();
+        let frames = (1..=20).map(|millis| frame_on("domains", millis)).collect();
+        broadcaster.send(Dispatch(frames)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(slow.closing_code(), Some(crate::link::TRY_AGAIN_LATER));
+        leave(&place);
+        broadcaster
+            .send(crate::broadcaster::Leave { session: 7 })
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(stats.slow_sessions_closed.load(Ordering::Relaxed), 1);
+    }
+
     /// A session's connection goes and the next one on the thread takes its slot before the
     /// broadcaster has heard of it: the broadcaster still lists the slot on the first session's
     /// topics, and nothing of theirs may reach the second.
@@ -251,16 +297,8 @@ mod tests {
         let user = link();
         let taken = join(user.clone());
         assert_eq!(taken.slot.index, place.slot.index, "the slot is reused");
-        let cursor = Cursor {
-            epoch: Epoch(1),
-            id: EventId {
-                millis: 1,
-                sequence: 0,
-            },
-        };
-        let frame = Frame::encode(cursor, "users", "user:updated", "{}").unwrap();
         broadcaster
-            .send(Dispatch(vec![Arc::new(frame)]))
+            .send(Dispatch(vec![frame_on("users", 1)]))
             .await
             .unwrap();
         // The shard's delivery is a message of its own, handled on this thread.

@@ -31,8 +31,13 @@ pub async fn serve(options: &Options) -> anyhow::Result<()> {
     println!("{}", listener.local_addr()?);
     let (events, _) = broadcast::channel::<Utf8Bytes>(4096);
     loop {
-        let (stream, _) = listener.accept().await?;
-        tokio::spawn(connection(stream, events.clone()));
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(connection(stream, events.clone()));
+            }
+            // Out of descriptors, or a connection reset before it was accepted: the next may do.
+            Err(error) => eprintln!("reference server: accepting: {error}"),
+        }
     }
 }
 
