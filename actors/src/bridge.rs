@@ -58,6 +58,15 @@ impl Entry {
     }
 }
 
+/// The entry of a one-entry range read at `since`, if it is `since` itself (in its epoch).
+fn entry_at(range: &StreamRangeReply, since: Cursor) -> Option<Entry> {
+    range
+        .ids
+        .first()
+        .and_then(Entry::parse)
+        .filter(|entry| entry.cursor == since)
+}
+
 /// What the stream holds after a client's last event.
 pub struct Replay {
     /// The client's last event is still on the stream, in its epoch: nothing after it was lost.
@@ -126,11 +135,7 @@ impl EventLog {
             .xrange_count(&self.key, format!("({id}"), "+", limit)
             .query_async(&mut self.redis.clone())
             .await?;
-        let mut last = at
-            .ids
-            .first()
-            .and_then(Entry::parse)
-            .filter(|entry| entry.cursor == since);
+        let mut last = entry_at(&at, since);
         let mut since_kept = last.is_some();
         let mut frames = Vec::with_capacity(after.ids.len());
         for entry in after.ids.iter().filter_map(Entry::parse) {
@@ -149,11 +154,7 @@ impl EventLog {
             .clone()
             .xrange_count(&self.key, &id, &id, 1)
             .await?;
-        Ok(at
-            .ids
-            .first()
-            .and_then(Entry::parse)
-            .is_some_and(|entry| entry.cursor == since))
+        Ok(entry_at(&at, since).is_some())
     }
 
     /// Entries after `after` (from the start when `None`), waiting up to [`BLOCK`] for the first;

@@ -189,11 +189,8 @@ impl Broadcaster {
                 continue;
             }
             let shards = self.topics.entry(topic).or_default();
-            if shards.len() <= member.shard {
-                shards.resize_with(member.shard + 1, Default::default);
-            }
             // A batch still holding the list keeps its copy.
-            Arc::make_mut(&mut shards[member.shard]).push(member.slot);
+            Arc::make_mut(grown_to(shards, member.shard)).push(member.slot);
         }
     }
 
@@ -232,11 +229,15 @@ impl Broadcaster {
     /// Closes `session` and watches its connection until it is gone.
     fn close(&mut self, session: SessionId, verdict: Verdict) {
         if let Some(member) = self.remove(session) {
-            if verdict.0 == TRY_AGAIN_LATER {
-                tracing::info!(session, "closing a session that reads too slowly (1013)");
-                Stats::bump(&self.stats.slow_sessions_closed, 1);
-            }
+            self.count_if_slow(session, verdict.0);
             self.retire(member.link, verdict);
+        }
+    }
+
+    fn count_if_slow(&self, session: SessionId, code: u16) {
+        if code == TRY_AGAIN_LATER {
+            tracing::info!(session, "closing a session that reads too slowly (1013)");
+            Stats::bump(&self.stats.slow_sessions_closed, 1);
         }
     }
 
@@ -318,11 +319,16 @@ struct Batches(Vec<Vec<Item>>);
 
 impl Batches {
     fn add(&mut self, shard: usize, item: Item) {
-        if self.0.len() <= shard {
-            self.0.resize_with(shard + 1, Vec::new);
-        }
-        self.0[shard].push(item);
+        grown_to(&mut self.0, shard).push(item);
     }
+}
+
+/// `items[index]`, the vector grown with defaults to hold it: lists kept by shard index.
+fn grown_to<T: Default>(items: &mut Vec<T>, index: usize) -> &mut T {
+    if items.len() <= index {
+        items.resize_with(index + 1, T::default);
+    }
+    &mut items[index]
 }
 
 impl Actor for Broadcaster {
@@ -377,10 +383,7 @@ impl Handler<Join> for Broadcaster {
             slot,
             address,
         } = join.place;
-        if self.shards.len() <= shard {
-            self.shards.resize_with(shard + 1, || None);
-        }
-        self.shards[shard].get_or_insert(address);
+        grown_to(&mut self.shards, shard).get_or_insert(address);
         self.members.insert(
             join.session,
             Member {
@@ -409,13 +412,7 @@ impl Handler<Leave> for Broadcaster {
         // It closed itself (it overflowed on its shard) before a check closed it: count it, and
         // watch its connection as a close of ours.
         if let Some(code) = member.link.closing_code() {
-            if code == TRY_AGAIN_LATER {
-                tracing::info!(
-                    session = leave.session,
-                    "closing a session that reads too slowly (1013)"
-                );
-                Stats::bump(&self.stats.slow_sessions_closed, 1);
-            }
+            self.count_if_slow(leave.session, code);
             self.closing.push(member.link);
         }
     }

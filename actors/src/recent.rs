@@ -26,7 +26,7 @@ pub struct Recent {
     capacity: usize,
 }
 
-fn size_of(entry: &Entry) -> usize {
+fn frame_bytes(entry: &Entry) -> usize {
     entry.frame.as_ref().map_or(0, |frame| frame.wire.len())
 }
 
@@ -54,13 +54,13 @@ impl Recent {
             run.entries.clear();
             run.bytes = 0;
         }
-        run.bytes += size_of(entry);
+        run.bytes += frame_bytes(entry);
         run.entries.push_back(entry.clone());
         while run.entries.len() > self.capacity.max(1) || run.bytes > MAX_BYTES {
             let Some(oldest) = run.entries.pop_front() else {
                 break;
             };
-            run.bytes -= size_of(&oldest);
+            run.bytes -= frame_bytes(&oldest);
         }
     }
 

@@ -405,13 +405,7 @@ async fn admins_rename_and_refile_domains_and_brands_and_lists_filter_by_status(
                 )
                 .await;
             assert_eq!(status, 200, "{body}");
-            let names: Vec<String> = body["data"]["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|domain| domain["domain"].as_str().unwrap().to_owned())
-                .collect();
-            names
+            names_listed(&body)
         }
     };
     assert_eq!(list("status=ada".into()).await, ["renamed.com"]);
@@ -453,12 +447,7 @@ async fn the_latest_status_changes_list_first_with_sort_since() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let order: Vec<&str> = body["data"]["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|domain| domain["domain"].as_str().unwrap())
-        .collect();
+    let order = names_listed(&body);
     assert_eq!(
         order,
         ["c.com", "a.com", "b.com", "d.com"],
@@ -472,12 +461,7 @@ async fn the_latest_status_changes_list_first_with_sort_since() {
             None,
         )
         .await;
-    let order: Vec<&str> = body["data"]["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|domain| domain["domain"].as_str().unwrap())
-        .collect();
+    let order = names_listed(&body);
     assert_eq!(
         order,
         ["a.com", "c.com", "b.com", "d.com"],
@@ -488,4 +472,14 @@ async fn the_latest_status_changes_list_first_with_sort_since() {
         .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["errors"][0]["field"], "sort");
+}
+
+/// The domain names of a domains page, in the order listed.
+fn names_listed(page: &serde_json::Value) -> Vec<String> {
+    page["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|domain| domain["domain"].as_str().unwrap().to_owned())
+        .collect()
 }

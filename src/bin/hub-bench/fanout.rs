@@ -53,27 +53,15 @@ enum Target {
 }
 
 impl Target {
-    /// Sends event `n` (on domain `id`), answering the time it was sent and, for the hub, the
-    /// request to await.
+    /// Sends event `n` (on domain `id`); for the hub, answers the request to await.
     async fn send(
         &mut self,
         n: usize,
         id: &str,
     ) -> anyhow::Result<Option<tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>>> {
-        let status = if n.is_multiple_of(2) {
-            "blocked"
-        } else {
-            "accessible"
-        };
+        let status = crate::hub::reported_status(n);
         match self {
-            Target::Hub { hub, key } => {
-                let request = hub
-                    .http
-                    .post(hub.url("/api/urls/update"))
-                    .header("x-api-key", key.as_str())
-                    .json(&json!({"id": id, "scanResult": {"status": status}}));
-                Ok(Some(tokio::spawn(request.send())))
-            }
+            Target::Hub { hub, key } => Ok(Some(tokio::spawn(hub.report(key, id, status).send()))),
             Target::Reference { publisher, .. } => {
                 // The hub's frame for the same change, as far as the bench reads it.
                 let frame = json!({
@@ -110,6 +98,12 @@ fn domain_id(frame: &str) -> Option<&str> {
     }
     let start = frame.find(r#""domainId":""#)? + 12;
     frame.get(start..start + 36)
+}
+
+/// The loopback address session `index` connects from, one of `sources` (127.0.0.1, .2, …): one
+/// source address has too few ports for 10,000 sessions beside everything else.
+pub fn source_address(index: usize, sources: u8) -> Ipv4Addr {
+    Ipv4Addr::new(127, 0, 0, 1 + (index % sources.max(1) as usize) as u8)
 }
 
 pub async fn server_address(base: &str) -> anyhow::Result<SocketAddr> {
@@ -250,12 +244,7 @@ pub async fn run(hub: Option<Hub>, options: &Options) -> anyhow::Result<Report> 
     for index in 0..options.sessions {
         let session = Watcher {
             index,
-            source: Ipv4Addr::new(
-                127,
-                0,
-                0,
-                1 + (index % options.sources.max(1) as usize) as u8,
-            ),
+            source: source_address(index, options.sources),
             server,
             url: url.clone(),
         };

@@ -16,6 +16,12 @@ pub struct Hub {
 
 const BRAND: &str = "hub-bench";
 
+/// The status the `n`th report of a run gives: blocked and accessible in turn. Every report is an
+/// event, a new status or not (it carries when the domain was checked).
+pub fn reported_status(n: usize) -> &'static str {
+    ["blocked", "accessible"][n % 2]
+}
+
 /// The name of bench domain `index`.
 pub fn domain_name(index: usize) -> String {
     format!("bench-{index}.example.com")
@@ -84,6 +90,15 @@ impl Hub {
             bail!("{method} {path} answered {status}: {answer}");
         }
         Ok(answer)
+    }
+
+    /// The checker's report (`POST /api/urls/update`, with checker key `key`) that `id` was found
+    /// `status`.
+    pub fn report(&self, key: &str, id: &str, status: &str) -> reqwest::RequestBuilder {
+        self.http
+            .post(self.url("/api/urls/update"))
+            .header("x-api-key", key)
+            .json(&json!({"id": id, "scanResult": {"status": status}}))
     }
 
     /// The bench brand's id, made if missing.

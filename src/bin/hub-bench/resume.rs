@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures_util::StreamExt;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::{watch, Semaphore};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::fanout::{server_address, Watcher};
-use crate::hub::Hub;
+use crate::fanout::{server_address, source_address, Watcher};
+use crate::hub::{reported_status, Hub};
 use crate::stats::{millis, CpuMeter, Report, Samples};
 
 #[derive(clap::Args, Debug)]
@@ -50,10 +50,6 @@ struct Resumed {
     after: Duration,
     replayed: u64,
     complete: bool,
-}
-
-fn source(index: usize, sources: u8) -> Ipv4Addr {
-    Ipv4Addr::new(127, 0, 0, 1 + (index % sources.max(1) as usize) as u8)
 }
 
 /// Connects from `source` with `since`, and reads until `resumed`, which it tells `done` (or
@@ -110,17 +106,10 @@ async fn resumed_then_live(
     Ok(())
 }
 
-/// The status report `n` makes (every report is an event, a new status or not).
-fn status(n: usize) -> &'static str {
-    ["blocked", "accessible"][n % 2]
-}
-
-/// Reports a check of `id` as the checker.
-async fn report(hub: &Hub, key: &str, id: &str, status: &str) -> anyhow::Result<()> {
-    hub.http
-        .post(hub.url("/api/urls/update"))
-        .header("x-api-key", key)
-        .json(&json!({"id": id, "scanResult": {"status": status}}))
+/// Reports a check of `id` as the checker, the `n`th of the run.
+async fn report(hub: &Hub, key: &str, id: &str, n: usize) -> anyhow::Result<()> {
+    let status = reported_status(n);
+    hub.report(key, id, status)
         .send()
         .await?
         .error_for_status()?;
@@ -130,7 +119,7 @@ async fn report(hub: &Hub, key: &str, id: &str, status: &str) -> anyhow::Result<
 /// The id of the newest event: a change is reported and a fresh session reads its frame.
 async fn newest_event(hub: &Hub, key: &str, url: &str, domain: &str) -> anyhow::Result<String> {
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
-    report(hub, key, domain, "blocked").await?;
+    report(hub, key, domain, 0).await?;
     while let Some(message) = ws.next().await {
         if let Message::Text(text) = message? {
             let frame: Value = serde_json::from_str(&text)?;
@@ -161,9 +150,9 @@ pub async fn run(hub: &Hub, options: &Options) -> anyhow::Result<Report> {
     let mut reports = Vec::with_capacity(missed.len());
     for (n, id) in missed.iter().enumerate() {
         let permit = sending.clone().acquire_owned().await?;
-        let (hub, key, id, status) = (hub.clone(), key.clone(), id.clone(), status(n));
+        let (hub, key, id) = (hub.clone(), key.clone(), id.clone());
         reports.push(tokio::spawn(async move {
-            let sent = report(&hub, &key, &id, status).await;
+            let sent = report(&hub, &key, &id, n).await;
             drop(permit);
             sent
         }));
@@ -188,7 +177,7 @@ pub async fn run(hub: &Hub, options: &Options) -> anyhow::Result<Report> {
     for index in 0..options.watchers {
         let watcher = Watcher {
             index,
-            source: source(index, options.sources),
+            source: source_address(index, options.sources),
             server,
             url: url.clone(),
         };
@@ -221,7 +210,7 @@ pub async fn run(hub: &Hub, options: &Options) -> anyhow::Result<Report> {
                     .unwrap_or_else(PoisonError::into_inner)
                     .push(Instant::now());
                 let (hub, key, id) = (hub.clone(), key.clone(), id.clone());
-                tokio::spawn(async move { report(&hub, &key, &id, status(n)).await });
+                tokio::spawn(async move { report(&hub, &key, &id, n).await });
             }
         })
     };
@@ -236,7 +225,7 @@ pub async fn run(hub: &Hub, options: &Options) -> anyhow::Result<Report> {
         let permit = opening.clone().acquire_owned().await?;
         resumers.push(tokio::spawn(resume(
             resume_url.clone(),
-            source(index, options.sources),
+            source_address(index, options.sources),
             server,
             storm,
             permit,
